@@ -1,0 +1,94 @@
+//! Schema formats behind one trait. A format parses text into a [`ParsedSchema`], which knows its
+//! canonical and normalized text and answers the one question compatibility is built on: what
+//! breaks when it reads data written with another schema.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use crate::types::SchemaType;
+
+pub mod avro;
+
+/// A referenced schema, resolved to its text. Lists of these are in dependency order: a
+/// schema comes after the schemas it references.
+#[derive(Debug, Clone)]
+pub struct ResolvedReference {
+    /// The name the referring schema uses for it.
+    pub name: String,
+    pub schema_type: SchemaType,
+    pub schema: String,
+}
+
+/// Why a schema was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidSchema(pub String);
+
+/// One reason a reader schema cannot read data written with a writer schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incompatibility {
+    /// A stable name for the kind of problem, e.g. `READER_FIELD_MISSING_DEFAULT_VALUE`.
+    pub kind: &'static str,
+    /// JSON-pointer-like location in the reader schema, e.g. `/fields/2/type`.
+    pub path: String,
+    /// Human text; `{reader}` and `{writer}` stand for the two schemas' roles, which the
+    /// compatibility layer names (`new` / `old`) per direction.
+    pub description: String,
+    /// Extra detail, such as the field or symbol concerned.
+    pub info: String,
+}
+
+/// A schema that parsed and validated.
+pub trait ParsedSchema: Send + Sync + std::fmt::Debug + 'static {
+    fn schema_type(&self) -> SchemaType;
+    /// The text stored and served back.
+    fn canonical(&self) -> &str;
+    /// The text compared and stored when `normalize=true`.
+    fn normalized(&self) -> String;
+    /// What breaks when `self` reads data written with `writer` (of the same type).
+    fn read_incompatibilities(&self, writer: &dyn ParsedSchema) -> Vec<Incompatibility>;
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// A schema format.
+pub trait Format: Send + Sync {
+    fn schema_type(&self) -> SchemaType;
+    /// Parses and validates `schema` given its references (transitively resolved).
+    fn parse(
+        &self,
+        schema: &str,
+        references: &[ResolvedReference],
+    ) -> Result<Arc<dyn ParsedSchema>, InvalidSchema>;
+}
+
+/// The formats this build supports.
+pub struct Formats {
+    formats: Vec<Box<dyn Format>>,
+}
+
+impl Default for Formats {
+    fn default() -> Self {
+        Self { formats: vec![Box::new(avro::AvroFormat)] }
+    }
+}
+
+impl Formats {
+    pub fn get(&self, t: SchemaType) -> Option<&dyn Format> {
+        self.formats.iter().find(|f| f.schema_type() == t).map(|f| f.as_ref())
+    }
+
+    pub fn supported(&self) -> Vec<SchemaType> {
+        SchemaType::ALL.into_iter().filter(|t| self.get(*t).is_some()).collect()
+    }
+
+    pub fn parse(
+        &self,
+        t: SchemaType,
+        schema: &str,
+        references: &[ResolvedReference],
+    ) -> Result<Arc<dyn ParsedSchema>, InvalidSchema> {
+        let format =
+            self.get(t).ok_or_else(|| InvalidSchema(format!("Invalid schema type {t}")))?;
+        format.parse(schema, references)
+    }
+}

@@ -1,0 +1,640 @@
+//! Avro: parsing and validation with apache-avro, plus what the crate leaves out: the canonical
+//! text Confluent stores (compact JSON in a fixed key order), the normalized form, and the
+//! specification's schema-resolution rules reported with a path per incompatibility.
+
+use std::any::Any;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use apache_avro::schema::{
+    EnumSchema, FixedSchema, Name, RecordField, RecordSchema, Schema, UnionSchema,
+};
+use serde_json::{Map, Value};
+
+use super::{Format, Incompatibility, InvalidSchema, ParsedSchema, ResolvedReference};
+use crate::types::SchemaType;
+
+pub struct AvroFormat;
+
+/// A parsed Avro schema with every named type it can see (its own and its references').
+#[derive(Debug)]
+pub struct AvroSchema {
+    canonical: String,
+    json: Value,
+    schema: Schema,
+    named: HashMap<String, Schema>,
+}
+
+impl AvroSchema {
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+}
+
+impl Format for AvroFormat {
+    fn schema_type(&self) -> SchemaType {
+        SchemaType::Avro
+    }
+
+    fn parse(
+        &self,
+        text: &str,
+        references: &[ResolvedReference],
+    ) -> Result<Arc<dyn ParsedSchema>, InvalidSchema> {
+        let json: Value = serde_json::from_str(text)
+            .map_err(|e| InvalidSchema(format!("Invalid schema {text}: not JSON: {e}")))?;
+        lint(&json, None, "").map_err(|e| InvalidSchema(format!("Invalid Avro schema: {e}")))?;
+        let ref_texts: Vec<&str> = references
+            .iter()
+            .filter(|r| r.schema_type == SchemaType::Avro)
+            .map(|r| r.schema.as_str())
+            .collect();
+        let (schema, referenced) = Schema::parse_str_with_list(text, &ref_texts)
+            .map_err(|e| InvalidSchema(format!("Invalid Avro schema: {e}")))?;
+        let mut named = HashMap::new();
+        for s in referenced.iter().chain(std::iter::once(&schema)) {
+            collect_named(s, &mut named);
+        }
+        let canonical = to_canonical(&json, None, false).to_string();
+        Ok(Arc::new(AvroSchema { canonical, json, schema, named }))
+    }
+}
+
+impl ParsedSchema for AvroSchema {
+    fn schema_type(&self) -> SchemaType {
+        SchemaType::Avro
+    }
+
+    fn canonical(&self) -> &str {
+        &self.canonical
+    }
+
+    fn normalized(&self) -> String {
+        to_canonical(&self.json, None, true).to_string()
+    }
+
+    fn read_incompatibilities(&self, writer: &dyn ParsedSchema) -> Vec<Incompatibility> {
+        let Some(writer) = writer.as_any().downcast_ref::<AvroSchema>() else {
+            return vec![Incompatibility {
+                kind: "TYPE_MISMATCH",
+                path: "/".into(),
+                description: "Incompatible because of different schema type".into(),
+                info: String::new(),
+            }];
+        };
+        let mut checker = Checker { reader: self, writer, seen: HashSet::new(), found: Vec::new() };
+        checker.check(&self.schema, &writer.schema, &mut String::new());
+        checker.found
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation apache-avro does not do.
+
+const PRIMITIVES: [&str; 8] = ["null", "boolean", "int", "long", "float", "double", "bytes", "string"];
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn valid_fullname(name: &str) -> bool {
+    name.split('.').all(valid_name)
+}
+
+/// Checks names, duplicate fields and symbols, and that a union's default matches its first
+/// branch (the specification's rule; apache-avro accepts any branch).
+fn lint(v: &Value, _ns: Option<&str>, path: &str) -> Result<(), String> {
+    match v {
+        Value::Array(branches) => {
+            for (i, b) in branches.iter().enumerate() {
+                lint(b, _ns, &format!("{path}/{i}"))?;
+            }
+            Ok(())
+        }
+        Value::Object(map) => {
+            let ty = map.get("type").and_then(Value::as_str).unwrap_or("");
+            if matches!(ty, "record" | "error" | "enum" | "fixed") {
+                let name = map.get("name").and_then(Value::as_str).unwrap_or("");
+                if !valid_fullname(name) {
+                    return Err(format!("invalid name '{name}' at '{path}/name'"));
+                }
+                if let Some(ns) = map.get("namespace").and_then(Value::as_str) {
+                    if !ns.is_empty() && !valid_fullname(ns) {
+                        return Err(format!("invalid namespace '{ns}' at '{path}/namespace'"));
+                    }
+                }
+            }
+            match ty {
+                "record" | "error" => {
+                    let fields = map.get("fields").and_then(Value::as_array);
+                    let mut seen = HashSet::new();
+                    for (i, f) in fields.into_iter().flatten().enumerate() {
+                        let fpath = format!("{path}/fields/{i}");
+                        let fname = f.get("name").and_then(Value::as_str).unwrap_or("");
+                        if !valid_name(fname) {
+                            return Err(format!("invalid field name '{fname}' at '{fpath}/name'"));
+                        }
+                        if !seen.insert(fname) {
+                            return Err(format!("duplicate field name '{fname}' at '{fpath}'"));
+                        }
+                        if let (Some(Value::Array(branches)), Some(default)) =
+                            (f.get("type"), f.get("default"))
+                        {
+                            let first = branches.first().and_then(type_name).unwrap_or("");
+                            if (first == "null") != default.is_null() {
+                                return Err(format!(
+                                    "the default of union field '{fname}' at '{fpath}/default' \
+                                     must match the union's first type '{first}'"
+                                ));
+                            }
+                        }
+                        if let Some(t) = f.get("type") {
+                            lint(t, _ns, &format!("{fpath}/type"))?;
+                        }
+                    }
+                }
+                "enum" => {
+                    let symbols = map.get("symbols").and_then(Value::as_array);
+                    let mut seen = HashSet::new();
+                    for (i, s) in symbols.into_iter().flatten().enumerate() {
+                        let s = s.as_str().unwrap_or("");
+                        if !valid_name(s) {
+                            return Err(format!("invalid enum symbol '{s}' at '{path}/symbols/{i}'"));
+                        }
+                        if !seen.insert(s) {
+                            return Err(format!("duplicate enum symbol '{s}' at '{path}/symbols/{i}'"));
+                        }
+                    }
+                }
+                "array" => {
+                    if let Some(items) = map.get("items") {
+                        lint(items, _ns, &format!("{path}/items"))?;
+                    }
+                }
+                "map" => {
+                    if let Some(values) = map.get("values") {
+                        lint(values, _ns, &format!("{path}/values"))?;
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The type keyword of a schema: the string itself, or an object's `type`.
+fn type_name(v: &Value) -> Option<&str> {
+    match v {
+        Value::String(s) => Some(s),
+        Value::Object(m) => m.get("type").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Canonical and normalized text.
+
+const SCHEMA_KEY_ORDER: [&str; 15] = [
+    "type", "name", "namespace", "doc", "aliases", "fields", "symbols", "items", "values", "size",
+    "default", "order", "logicalType", "precision", "scale",
+];
+const FIELD_KEY_ORDER: [&str; 6] = ["name", "type", "doc", "default", "order", "aliases"];
+
+fn fullname(name: &str, ns: Option<&str>) -> String {
+    match ns {
+        Some(ns) if !ns.is_empty() && !name.contains('.') => format!("{ns}.{name}"),
+        _ => name.to_owned(),
+    }
+}
+
+/// Rewrites a schema into the stored form: compact, keys in a fixed order, `{"type":"x"}`
+/// collapsed to `"x"`. With `normalize`, named types also get their full names and no
+/// `namespace`, so differently written but equal schemas compare equal.
+fn to_canonical(v: &Value, ns: Option<&str>, normalize: bool) -> Value {
+    match v {
+        Value::String(s) if normalize && !PRIMITIVES.contains(&s.as_str()) => {
+            Value::String(fullname(s, ns))
+        }
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|i| to_canonical(i, ns, normalize)).collect())
+        }
+        Value::Object(map) => {
+            if map.len() == 1 {
+                if let Some(Value::String(t)) = map.get("type") {
+                    if PRIMITIVES.contains(&t.as_str()) {
+                        return Value::String(t.clone());
+                    }
+                }
+            }
+            let ty = map.get("type").and_then(Value::as_str).unwrap_or("");
+            let named = matches!(ty, "record" | "error" | "enum" | "fixed");
+            // The namespace names nested inside this schema resolve against.
+            let mut own_ns = ns.map(str::to_owned);
+            let mut full = None;
+            if named {
+                let name = map.get("name").and_then(Value::as_str).unwrap_or("");
+                let explicit = map.get("namespace").and_then(Value::as_str);
+                let f = fullname(name, explicit.or(ns));
+                own_ns = f.rsplit_once('.').map(|(n, _)| n.to_owned());
+                full = Some(f);
+            }
+            let mut out = Map::new();
+            let ordered = SCHEMA_KEY_ORDER.iter().copied();
+            let rest = map.keys().map(String::as_str).filter(|k| !SCHEMA_KEY_ORDER.contains(k));
+            for key in ordered.chain(rest) {
+                let Some(val) = map.get(key) else { continue };
+                let val = match key {
+                    "type" if !val.is_string() => to_canonical(val, ns, normalize),
+                    "name" if normalize && named => Value::String(full.clone().unwrap_or_default()),
+                    "namespace" if normalize && named => continue,
+                    "fields" => Value::Array(
+                        val.as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|f| field_canonical(f, own_ns.as_deref(), normalize))
+                            .collect(),
+                    ),
+                    "items" | "values" => to_canonical(val, own_ns.as_deref(), normalize),
+                    _ => val.clone(),
+                };
+                out.insert(key.to_owned(), val);
+            }
+            Value::Object(out)
+        }
+        _ => v.clone(),
+    }
+}
+
+fn field_canonical(f: &Value, ns: Option<&str>, normalize: bool) -> Value {
+    let Value::Object(map) = f else { return f.clone() };
+    let mut out = Map::new();
+    let rest = map.keys().map(String::as_str).filter(|k| !FIELD_KEY_ORDER.contains(k));
+    for key in FIELD_KEY_ORDER.iter().copied().chain(rest) {
+        if let Some(val) = map.get(key) {
+            let val = if key == "type" { to_canonical(val, ns, normalize) } else { val.clone() };
+            out.insert(key.to_owned(), val);
+        }
+    }
+    Value::Object(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema resolution (Avro specification, "Schema Resolution").
+
+fn collect_named(s: &Schema, out: &mut HashMap<String, Schema>) {
+    match s {
+        Schema::Record(r) => {
+            out.insert(r.name.fullname(None), s.clone());
+            for f in &r.fields {
+                collect_named(&f.schema, out);
+            }
+        }
+        Schema::Enum(e) => {
+            out.insert(e.name.fullname(None), s.clone());
+        }
+        Schema::Fixed(f) => {
+            out.insert(f.name.fullname(None), s.clone());
+        }
+        Schema::Array(a) => collect_named(&a.items, out),
+        Schema::Map(m) => collect_named(&m.types, out),
+        Schema::Union(u) => u.variants().iter().for_each(|v| collect_named(v, out)),
+        Schema::Decimal(d) => collect_named(&d.inner, out),
+        _ => {}
+    }
+}
+
+/// A schema reduced to what resolution looks at: logical types compare as their underlying
+/// type, as Avro Java (and so the Confluent registry) does.
+enum Shape<'a> {
+    Null,
+    Boolean,
+    Int,
+    Long,
+    Float,
+    Double,
+    Bytes,
+    String,
+    Array(&'a Schema),
+    Map(&'a Schema),
+    Union(&'a UnionSchema),
+    Record(&'a RecordSchema),
+    Enum(&'a EnumSchema),
+    Fixed(Option<&'a FixedSchema>, usize),
+}
+
+impl Shape<'_> {
+    fn label(&self) -> &'static str {
+        match self {
+            Shape::Null => "null",
+            Shape::Boolean => "boolean",
+            Shape::Int => "int",
+            Shape::Long => "long",
+            Shape::Float => "float",
+            Shape::Double => "double",
+            Shape::Bytes => "bytes",
+            Shape::String => "string",
+            Shape::Array(_) => "array",
+            Shape::Map(_) => "map",
+            Shape::Union(_) => "union",
+            Shape::Record(_) => "record",
+            Shape::Enum(_) => "enum",
+            Shape::Fixed(..) => "fixed",
+        }
+    }
+}
+
+struct Checker<'a> {
+    reader: &'a AvroSchema,
+    writer: &'a AvroSchema,
+    /// Named (reader, writer) pairs being compared; a recursive type assumes itself compatible.
+    seen: HashSet<(String, String)>,
+    found: Vec<Incompatibility>,
+}
+
+impl<'a> Checker<'a> {
+    fn shape(side: &'a AvroSchema, s: &'a Schema) -> Shape<'a> {
+        match s {
+            Schema::Null => Shape::Null,
+            Schema::Boolean => Shape::Boolean,
+            Schema::Int | Schema::Date | Schema::TimeMillis => Shape::Int,
+            Schema::Long
+            | Schema::TimeMicros
+            | Schema::TimestampMillis
+            | Schema::TimestampMicros
+            | Schema::TimestampNanos
+            | Schema::LocalTimestampMillis
+            | Schema::LocalTimestampMicros
+            | Schema::LocalTimestampNanos => Shape::Long,
+            Schema::Float => Shape::Float,
+            Schema::Double => Shape::Double,
+            Schema::Bytes | Schema::BigDecimal => Shape::Bytes,
+            Schema::String | Schema::Uuid => Shape::String,
+            Schema::Array(a) => Shape::Array(&a.items),
+            Schema::Map(m) => Shape::Map(&m.types),
+            Schema::Union(u) => Shape::Union(u),
+            Schema::Record(r) => Shape::Record(r),
+            Schema::Enum(e) => Shape::Enum(e),
+            Schema::Fixed(f) => Shape::Fixed(Some(f), f.size),
+            Schema::Duration => Shape::Fixed(None, 12),
+            Schema::Decimal(d) => Self::shape(side, &d.inner),
+            Schema::Ref { name } => match side.named.get(&name.fullname(None)) {
+                Some(s) => Self::shape(side, s),
+                None => Shape::Null,
+            },
+        }
+    }
+
+    fn report(&mut self, kind: &'static str, path: &str, description: String, info: String) {
+        let path = if path.is_empty() { "/".to_owned() } else { path.to_owned() };
+        self.found.push(Incompatibility { kind, path, description, info });
+    }
+
+    /// Can data written with `w` be read with `r`? Problems are recorded, not returned.
+    fn check(&mut self, r: &'a Schema, w: &'a Schema, path: &mut String) {
+        let rs = Self::shape(self.reader, r);
+        let ws = Self::shape(self.writer, w);
+        match (&rs, &ws) {
+            (Shape::Union(ru), Shape::Union(wu)) => {
+                for (i, wb) in wu.variants().iter().enumerate() {
+                    if !self.union_reads(ru, wb) {
+                        let len = path.len();
+                        path.push_str(&format!("/{i}"));
+                        self.report(
+                            "MISSING_UNION_BRANCH",
+                            path,
+                            format!(
+                                "The {{reader}} schema is missing a type inside a union field at path '{path}' in the {{writer}} schema"
+                            ),
+                            format!("reader union lacking writer type: {}", Self::shape(self.writer, wb).label()),
+                        );
+                        path.truncate(len);
+                    }
+                }
+            }
+            (_, Shape::Union(wu)) => {
+                for (i, wb) in wu.variants().iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("/{i}"));
+                    self.check(r, wb, path);
+                    path.truncate(len);
+                }
+            }
+            (Shape::Union(ru), _) => {
+                if !self.union_reads(ru, w) {
+                    self.report(
+                        "MISSING_UNION_BRANCH",
+                        path,
+                        format!("The {{reader}} schema is missing a type inside a union field at path '{path}' in the {{writer}} schema"),
+                        format!("reader union lacking writer type: {}", ws.label()),
+                    );
+                }
+            }
+            (Shape::Array(ri), Shape::Array(wi)) => {
+                let len = path.len();
+                path.push_str("/items");
+                self.check(ri, wi, path);
+                path.truncate(len);
+            }
+            (Shape::Map(rv), Shape::Map(wv)) => {
+                let len = path.len();
+                path.push_str("/values");
+                self.check(rv, wv, path);
+                path.truncate(len);
+            }
+            (Shape::Record(rr), Shape::Record(wr)) => self.records(rr, wr, path),
+            (Shape::Enum(re), Shape::Enum(we)) => {
+                if self.names_match(&re.name, re.aliases.as_deref(), &we.name, path) {
+                    let missing: Vec<&str> = we
+                        .symbols
+                        .iter()
+                        .filter(|s| !re.symbols.contains(s))
+                        .map(String::as_str)
+                        .collect();
+                    if !missing.is_empty() && re.default.is_none() {
+                        self.report(
+                            "MISSING_ENUM_SYMBOLS",
+                            &format!("{path}/symbols"),
+                            format!(
+                                "The {{reader}} schema is missing enum symbols '{}' at path '{path}/symbols' in the {{writer}} schema",
+                                missing.join(", ")
+                            ),
+                            format!("[{}]", missing.join(", ")),
+                        );
+                    }
+                }
+            }
+            (Shape::Fixed(rf, rsize), Shape::Fixed(wf, wsize)) => {
+                let named = match (rf, wf) {
+                    (Some(rf), Some(wf)) => self.names_match(&rf.name, rf.aliases.as_deref(), &wf.name, path),
+                    _ => true,
+                };
+                if named && rsize != wsize {
+                    self.report(
+                        "FIXED_SIZE_MISMATCH",
+                        &format!("{path}/size"),
+                        format!(
+                            "The size of the fixed type at path '{path}/size' is {rsize} in the {{reader}} schema and {wsize} in the {{writer}} schema"
+                        ),
+                        format!("expected: {wsize}, found: {rsize}"),
+                    );
+                }
+            }
+            _ => {
+                if !promotes(&ws, &rs) {
+                    self.report(
+                        "TYPE_MISMATCH",
+                        path,
+                        format!(
+                            "The type at path '{path}' is {} in the {{reader}} schema and {} in the {{writer}} schema, which it cannot be read as",
+                            rs.label(),
+                            ws.label()
+                        ),
+                        format!("reader type: {} not compatible with writer type: {}", rs.label(), ws.label()),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Whether some branch of the reader union reads the writer schema, without recording.
+    fn union_reads(&mut self, ru: &'a UnionSchema, w: &'a Schema) -> bool {
+        ru.variants().iter().any(|rb| {
+            let saved = std::mem::take(&mut self.found);
+            self.check(rb, w, &mut String::new());
+            let ok = self.found.is_empty();
+            self.found = saved;
+            ok
+        })
+    }
+
+    /// Named types match on unqualified name, or when the reader lists the writer's full name
+    /// among its aliases (Avro Java's rule).
+    fn names_match(
+        &mut self,
+        r: &Name,
+        r_aliases: Option<&[apache_avro::schema::Alias]>,
+        w: &Name,
+        path: &str,
+    ) -> bool {
+        let w_full = w.fullname(None);
+        let ok = r.name == w.name
+            || r_aliases.into_iter().flatten().any(|a| a.fullname(r.namespace.clone()) == w_full || a.name() == w.name);
+        if !ok {
+            self.report(
+                "NAME_MISMATCH",
+                &format!("{path}/name"),
+                format!(
+                    "The name at path '{path}/name' is '{}' in the {{reader}} schema and '{w_full}' in the {{writer}} schema, and no alias maps one to the other",
+                    r.fullname(None)
+                ),
+                format!("expected: {w_full}"),
+            );
+        }
+        ok
+    }
+
+    fn records(&mut self, rr: &'a RecordSchema, wr: &'a RecordSchema, path: &mut String) {
+        if !self.names_match(&rr.name, rr.aliases.as_deref(), &wr.name, path) {
+            return;
+        }
+        let key = (rr.name.fullname(None), wr.name.fullname(None));
+        if !self.seen.insert(key.clone()) {
+            return;
+        }
+        for (i, rf) in rr.fields.iter().enumerate() {
+            let len = path.len();
+            path.push_str(&format!("/fields/{i}"));
+            match writer_field(rf, wr) {
+                Some(wf) => {
+                    path.push_str("/type");
+                    self.check(&rf.schema, &wf.schema, path);
+                }
+                None if rf.default.is_none() => {
+                    self.report(
+                        "READER_FIELD_MISSING_DEFAULT_VALUE",
+                        path,
+                        format!(
+                            "The field '{}' at path '{path}' in the {{reader}} schema has no default value and is missing in the {{writer}} schema",
+                            rf.name
+                        ),
+                        rf.name.clone(),
+                    );
+                }
+                None => {}
+            }
+            path.truncate(len);
+        }
+        self.seen.remove(&key);
+    }
+}
+
+/// The writer's field a reader field reads: same name, or one of the reader field's aliases.
+fn writer_field<'w>(rf: &RecordField, wr: &'w RecordSchema) -> Option<&'w RecordField> {
+    let by_name = |n: &str| wr.lookup.get(n).and_then(|i| wr.fields.get(*i));
+    by_name(&rf.name).or_else(|| rf.aliases.iter().flatten().find_map(|a| by_name(a)))
+}
+
+/// The specification's promotions: the writer's type may be read as the reader's.
+fn promotes(w: &Shape, r: &Shape) -> bool {
+    use Shape::*;
+    matches!(
+        (w, r),
+        (Null, Null)
+            | (Boolean, Boolean)
+            | (Int, Int | Long | Float | Double)
+            | (Long, Long | Float | Double)
+            | (Float, Float | Double)
+            | (Double, Double)
+            | (Bytes, Bytes | String)
+            | (String, String | Bytes)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Arc<dyn ParsedSchema> {
+        AvroFormat.parse(s, &[]).unwrap()
+    }
+
+    #[test]
+    fn canonical_is_compact_and_ordered() {
+        let p = parse(r#"{ "fields": [{"type": {"type": "string"}, "name": "a"}], "name": "R", "type": "record" }"#);
+        assert_eq!(p.canonical(), r#"{"type":"record","name":"R","fields":[{"name":"a","type":"string"}]}"#);
+        assert_eq!(parse(r#"{"type": "string"}"#).canonical(), r#""string""#);
+    }
+
+    #[test]
+    fn normalized_uses_full_names() {
+        let a = parse(r#"{"type":"record","name":"R","namespace":"x.y","fields":[{"name":"e","type":{"type":"enum","name":"E","symbols":["A"]}},{"name":"f","type":"E"}]}"#);
+        let b = parse(r#"{"type":"record","name":"x.y.R","fields":[{"name":"e","type":{"type":"enum","name":"x.y.E","symbols":["A"]}},{"name":"f","type":"x.y.E"}]}"#);
+        assert_ne!(a.canonical(), b.canonical());
+        assert_eq!(a.normalized(), b.normalized());
+    }
+
+    #[test]
+    fn rejects_what_the_spec_forbids() {
+        for bad in [
+            r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"},{"name":"a","type":"long"}]}"#,
+            r#"{"type":"record","name":"1R","fields":[]}"#,
+            r#"{"type":"record","name":"R","fields":[{"name":"a-b","type":"int"}]}"#,
+            r#"{"type":"enum","name":"E","symbols":["A","A"]}"#,
+            r#"{"type":"record","name":"R","fields":[{"name":"a","type":["null","string"],"default":"x"}]}"#,
+            r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int","default":"x"}]}"#,
+            r#"{"type":"record","name":"R","fields":[{"name":"a","type":"Missing"}]}"#,
+            r#"{"type":"nope"}"#,
+            r#"not json"#,
+        ] {
+            assert!(AvroFormat.parse(bad, &[]).is_err(), "accepted {bad}");
+        }
+    }
+}

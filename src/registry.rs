@@ -1,0 +1,542 @@
+//! The registry's domain service: everything the Confluent API does, expressed without HTTP.
+//! It owns transaction boundaries (through [`Store`] sessions), the schema caches, reference
+//! resolution and the register algorithm.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use md5::{Digest, Md5};
+use quick_cache::sync::Cache;
+use serde_json::Value;
+
+use crate::formats::{Formats, InvalidSchema, ParsedSchema, ResolvedReference};
+use crate::storage::{ReferenceEdge, SchemaRecord, Session, Store, StoreError, VersionRecord};
+use crate::types::{
+    CompatibilityLevel, InvalidSubject, InvalidVersion, QualifiedSubject, SchemaReference,
+    SchemaType, VersionId, DEFAULT_CONTEXT,
+};
+
+mod settings;
+mod write;
+
+pub use settings::Config;
+
+/// Everything that can go wrong in a registry operation. `api::error` maps each variant to its
+/// HTTP status and Confluent `error_code`.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("Subject '{0}' not found.")]
+    SubjectNotFound(String),
+    #[error("Version {0} not found.")]
+    VersionNotFound(String),
+    #[error("Schema {0} not found")]
+    SchemaNotFound(String),
+    #[error("Subject '{0}' was soft deleted.Set permanent=true to delete permanently")]
+    SubjectSoftDeleted(String),
+    #[error("Subject '{0}' was not deleted first before being permanently deleted")]
+    SubjectNotSoftDeleted(String),
+    #[error("Subject '{0}' Version {1} was soft deleted.Set permanent=true to delete permanently")]
+    VersionSoftDeleted(String, i32),
+    #[error("Subject '{0}' Version {1} was not deleted first before being permanently deleted")]
+    VersionNotSoftDeleted(String, i32),
+    #[error("Subject '{0}' does not have subject-level compatibility configured")]
+    SubjectConfigNotFound(String),
+    #[error("Subject '{0}' does not have subject-level mode configured")]
+    SubjectModeNotFound(String),
+    #[error("Schema being registered is incompatible with an earlier schema for subject \"{subject}\", details: [{}]", .messages.join(", "))]
+    Incompatible { subject: String, messages: Vec<String> },
+    #[error("{0}")]
+    InvalidSchema(String),
+    #[error(transparent)]
+    InvalidVersion(#[from] InvalidVersion),
+    #[error("Invalid compatibility level. Valid values are none, backward, forward, full, backward_transitive, forward_transitive, and full_transitive")]
+    InvalidCompatibilityLevel,
+    #[error("Invalid mode. Valid values are READWRITE, READONLY, IMPORT and FORWARD.")]
+    InvalidMode,
+    #[error("{0}")]
+    OperationNotPermitted(String),
+    #[error("One or more references exist to the schema {{subject={subject},version={version}}}.")]
+    ReferenceExists { subject: String, version: i32 },
+    #[error("{0}")]
+    IdMismatch(String),
+    #[error(transparent)]
+    InvalidSubject(#[from] InvalidSubject),
+    #[error("Schema too large: {0} bytes, the limit is {1}")]
+    SchemaTooLarge(usize, usize),
+    #[error("Invalid ruleSet: {0}")]
+    InvalidRuleSet(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<InvalidSchema> for RegistryError {
+    fn from(e: InvalidSchema) -> Self {
+        RegistryError::InvalidSchema(e.0)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, RegistryError>;
+
+/// Registry behaviour that operators set.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Used when neither the global, context nor subject config sets a level.
+    pub default_compatibility: CompatibilityLevel,
+    /// Largest schema text accepted (42209 above it).
+    pub max_schema_bytes: usize,
+    /// Cached schemas by id.
+    pub cache_capacity: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            default_compatibility: CompatibilityLevel::Backward,
+            max_schema_bytes: 1024 * 1024,
+            cache_capacity: 10_000,
+        }
+    }
+}
+
+/// A schema as sent for registration, lookup or a compatibility test.
+#[derive(Debug, Clone, Default)]
+pub struct SchemaInput {
+    pub schema: String,
+    pub schema_type: Option<SchemaType>,
+    pub references: Vec<SchemaReference>,
+    pub metadata: Option<Value>,
+    pub rule_set: Option<Value>,
+    /// Explicit id (IMPORT mode only).
+    pub id: Option<i64>,
+    /// Explicit version (IMPORT mode, or the next version).
+    pub version: Option<i32>,
+}
+
+/// A schema as registered under a subject version.
+#[derive(Debug, Clone)]
+pub struct SubjectSchema {
+    pub subject: QualifiedSubject,
+    pub version: i32,
+    pub deleted: bool,
+    pub schema: Arc<SchemaRecord>,
+}
+
+/// The registry service.
+pub struct Registry {
+    store: Arc<dyn Store>,
+    formats: Formats,
+    settings: Settings,
+    schemas: Cache<(String, i64), Arc<SchemaRecord>>,
+    parsed: Cache<(String, i64), Arc<dyn ParsedSchema>>,
+}
+
+impl Registry {
+    pub fn new(store: Arc<dyn Store>, settings: Settings) -> Self {
+        let capacity = settings.cache_capacity.max(16);
+        Self {
+            store,
+            formats: Formats::default(),
+            schemas: Cache::new(capacity),
+            parsed: Cache::new(capacity / 4 + 16),
+            settings,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn schema_types(&self) -> Vec<SchemaType> {
+        self.formats.supported()
+    }
+
+    // ---- schemas by id ----------------------------------------------------------------------
+
+    /// The schema with `id` in `context`, from the cache when possible (ids are immutable).
+    pub async fn schema_by_id(&self, context: &str, id: i64) -> Result<Arc<SchemaRecord>> {
+        if let Some(s) = self.schemas.get(&(context.to_owned(), id)) {
+            return Ok(s);
+        }
+        let mut session = self.store.read().await?;
+        self.load_schema(session.as_mut(), context, id)
+            .await?
+            .ok_or_else(|| RegistryError::SchemaNotFound(id.to_string()))
+    }
+
+    async fn load_schema(
+        &self,
+        session: &mut dyn Session,
+        context: &str,
+        id: i64,
+    ) -> Result<Option<Arc<SchemaRecord>>> {
+        let key = (context.to_owned(), id);
+        if let Some(s) = self.schemas.get(&key) {
+            return Ok(Some(s));
+        }
+        let Some(record) = session.schema_by_id(context, id).await? else { return Ok(None) };
+        let record = Arc::new(record);
+        self.schemas.insert(key, record.clone());
+        Ok(Some(record))
+    }
+
+    /// Subject versions using schema `id`; 40403 when the id is unknown.
+    pub async fn schema_usages(
+        &self,
+        context: &str,
+        id: i64,
+        include_deleted: bool,
+    ) -> Result<Vec<VersionRecord>> {
+        self.schema_by_id(context, id).await?;
+        let mut session = self.store.read().await?;
+        let usages = session.usages(context, id).await?;
+        Ok(usages.into_iter().filter(|v| include_deleted || !v.deleted).collect())
+    }
+
+    /// `GET /schemas`: the schemas of every subject version matching the filters.
+    pub async fn list_schemas(
+        &self,
+        subject_prefix: Option<&str>,
+        include_deleted: bool,
+        latest_only: bool,
+    ) -> Result<Vec<SubjectSchema>> {
+        let mut session = self.store.read().await?;
+        let all = session.all_versions(None).await?;
+        let mut out: Vec<SubjectSchema> = Vec::new();
+        for v in all {
+            if v.deleted && !include_deleted {
+                continue;
+            }
+            if let Some(p) = subject_prefix {
+                if !v.subject.display_name().starts_with(p) && !v.subject.name.starts_with(p) {
+                    continue;
+                }
+            }
+            if latest_only {
+                if let Some(last) = out.last() {
+                    if last.subject == v.subject {
+                        out.pop();
+                    }
+                }
+            }
+            let Some(schema) = self.load_schema(session.as_mut(), &v.subject.context, v.schema_id).await?
+            else {
+                continue;
+            };
+            out.push(SubjectSchema { subject: v.subject, version: v.version, deleted: v.deleted, schema });
+        }
+        Ok(out)
+    }
+
+    // ---- subjects and versions --------------------------------------------------------------
+
+    /// Subjects, filtered by display-name prefix. `deleted` adds soft-deleted subjects;
+    /// `deleted_only` returns only those.
+    pub async fn subjects(
+        &self,
+        prefix: Option<&str>,
+        deleted: bool,
+        deleted_only: bool,
+    ) -> Result<Vec<QualifiedSubject>> {
+        let mut session = self.store.read().await?;
+        let (context, prefix) = match prefix {
+            None | Some(":*:") => (None, None),
+            Some(p) if p.starts_with(':') => {
+                let q = QualifiedSubject::parse(p)?;
+                (Some(q.context), Some(q.name))
+            }
+            Some(p) => (Some(DEFAULT_CONTEXT.to_owned()), Some(p.to_owned())),
+        };
+        let all = session.subjects(context.as_deref()).await?;
+        Ok(all
+            .into_iter()
+            .filter(|s| prefix.as_deref().is_none_or(|p| s.subject.name.starts_with(p)))
+            .filter(|s| {
+                let soft_deleted = s.live_versions == 0;
+                if deleted_only {
+                    soft_deleted || s.deleted_versions > 0
+                } else {
+                    !soft_deleted || deleted
+                }
+            })
+            .map(|s| s.subject)
+            .collect())
+    }
+
+    /// Version numbers of a subject; 40401 when it has none to show.
+    pub async fn versions(
+        &self,
+        subject: &QualifiedSubject,
+        deleted: bool,
+        deleted_only: bool,
+    ) -> Result<Vec<i32>> {
+        let mut session = self.store.read().await?;
+        let all = session.versions(subject).await?;
+        let shown: Vec<i32> = all
+            .iter()
+            .filter(|v| if deleted_only { v.deleted } else { deleted || !v.deleted })
+            .map(|v| v.version)
+            .collect();
+        if shown.is_empty() && (all.is_empty() || !deleted_only) {
+            return Err(RegistryError::SubjectNotFound(subject.display_name()));
+        }
+        Ok(shown)
+    }
+
+    /// One version of a subject. `latest` means the newest live version (or the newest of all
+    /// when `include_deleted`).
+    pub async fn version(
+        &self,
+        subject: &QualifiedSubject,
+        version: VersionId,
+        include_deleted: bool,
+    ) -> Result<SubjectSchema> {
+        let mut session = self.store.read().await?;
+        let all = session.versions(subject).await?;
+        let v = pick_version(subject, &all, version, include_deleted)?;
+        let schema = self
+            .load_schema(session.as_mut(), &subject.context, v.schema_id)
+            .await?
+            .ok_or_else(|| RegistryError::SchemaNotFound(v.schema_id.to_string()))?;
+        Ok(SubjectSchema { subject: subject.clone(), version: v.version, deleted: v.deleted, schema })
+    }
+
+    /// Ids of the schemas that reference a subject version.
+    pub async fn referenced_by(
+        &self,
+        subject: &QualifiedSubject,
+        version: VersionId,
+        include_deleted: bool,
+    ) -> Result<Vec<i64>> {
+        let mut session = self.store.read().await?;
+        let all = session.versions(subject).await?;
+        let v = pick_version(subject, &all, version, include_deleted)?;
+        let referrers = session.referrers(subject, v.version).await?;
+        Ok(referrers.into_iter().filter(|(_, live)| include_deleted || *live).map(|(id, _)| id).collect())
+    }
+
+    /// Contexts in use; the default context is always listed.
+    pub async fn contexts(&self) -> Result<Vec<String>> {
+        let mut session = self.store.read().await?;
+        let mut contexts = session.contexts().await?;
+        if !contexts.iter().any(|c| c == DEFAULT_CONTEXT) {
+            contexts.insert(0, DEFAULT_CONTEXT.to_owned());
+        }
+        Ok(contexts)
+    }
+
+    /// `POST /subjects/{subject}`: the version of `subject` holding this schema.
+    pub async fn lookup(
+        &self,
+        subject: &QualifiedSubject,
+        input: SchemaInput,
+        normalize: bool,
+        include_deleted: bool,
+    ) -> Result<SubjectSchema> {
+        let mut session = self.store.read().await?;
+        let schema_type = input.schema_type.unwrap_or(SchemaType::Avro);
+        let (resolved, _, refs) =
+            self.resolve_references(session.as_mut(), &subject.context, &input.references).await?;
+        let parsed = self.formats.parse(schema_type, &input.schema, &resolved)?;
+        let normalize = normalize || self.config_in_scope(session.as_mut(), subject).await?.normalize.unwrap_or(false);
+        let text = if normalize { parsed.normalized() } else { parsed.canonical().to_owned() };
+        let hash = content_hash(schema_type, &text, &refs);
+        let mut candidates = session.versions_with_content(subject, &hash).await?;
+        if candidates.is_empty() && normalize {
+            // Versions registered without normalize: compare normalized forms one by one.
+            for v in session.versions(subject).await? {
+                if let Some(p) = self.parsed_version(session.as_mut(), &v).await? {
+                    if p.normalized() == text {
+                        candidates.push(v);
+                    }
+                }
+            }
+        }
+        for v in candidates.into_iter().rev() {
+            if v.deleted && !include_deleted {
+                continue;
+            }
+            let Some(schema) = self.load_schema(session.as_mut(), &subject.context, v.schema_id).await?
+            else {
+                continue;
+            };
+            if input.metadata.as_ref().is_some_and(|m| schema.metadata.as_ref() != Some(m))
+                || input.rule_set.as_ref().is_some_and(|r| schema.rule_set.as_ref() != Some(r))
+            {
+                continue;
+            }
+            return Ok(SubjectSchema { subject: subject.clone(), version: v.version, deleted: v.deleted, schema });
+        }
+        if session.versions(subject).await?.iter().all(|v| v.deleted && !include_deleted) {
+            return Err(RegistryError::SubjectNotFound(subject.display_name()));
+        }
+        Err(RegistryError::SchemaNotFound(String::new()))
+    }
+
+    // ---- shared helpers ---------------------------------------------------------------------
+
+    /// Resolves references transitively (dependencies first). Returns the texts for the format,
+    /// the edges to store, and the references as stored (`latest` pinned to a number).
+    async fn resolve_references(
+        &self,
+        session: &mut dyn Session,
+        context: &str,
+        references: &[SchemaReference],
+    ) -> Result<(Vec<ResolvedReference>, Vec<ReferenceEdge>, Vec<SchemaReference>)> {
+        let mut resolved = Vec::new();
+        let mut edges = Vec::new();
+        let mut pinned = Vec::new();
+        let mut seen = HashSet::new();
+        for r in references {
+            let (target, version) = self.resolve_one(session, context, r).await?;
+            let schema = self
+                .load_schema(session, &target.context, version.schema_id)
+                .await?
+                .ok_or_else(|| RegistryError::SchemaNotFound(version.schema_id.to_string()))?;
+            let mut stack = vec![(target.context.clone(), schema.id)];
+            self.collect_transitive(session, &schema, &mut resolved, &mut seen, &mut stack).await?;
+            resolved.push(ResolvedReference {
+                name: r.name.clone(),
+                schema_type: schema.schema_type,
+                schema: schema.schema.clone(),
+            });
+            edges.push(ReferenceEdge { name: r.name.clone(), target, version: version.version });
+            pinned.push(SchemaReference { version: version.version, ..r.clone() });
+        }
+        Ok((resolved, edges, pinned))
+    }
+
+    async fn resolve_one(
+        &self,
+        session: &mut dyn Session,
+        context: &str,
+        r: &SchemaReference,
+    ) -> Result<(QualifiedSubject, VersionRecord)> {
+        let target = QualifiedSubject::parse_in(&r.subject, context)?;
+        let id = if r.version == -1 { VersionId::Latest } else { VersionId::parse(&r.version.to_string())? };
+        let versions = session.versions(&target).await?;
+        let v = pick_version(&target, &versions, id, true).map_err(|_| {
+            RegistryError::InvalidSchema(format!(
+                "Invalid schema: reference '{}' points at subject '{}' version {}, which does not exist",
+                r.name, r.subject, r.version
+            ))
+        })?;
+        Ok((target, v))
+    }
+
+    /// Adds the references of `schema` (recursively) to `out`, dependencies first.
+    fn collect_transitive<'a>(
+        &'a self,
+        session: &'a mut dyn Session,
+        schema: &'a SchemaRecord,
+        out: &'a mut Vec<ResolvedReference>,
+        seen: &'a mut HashSet<(String, i64)>,
+        stack: &'a mut Vec<(String, i64)>,
+    ) -> futures::future::BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            for r in &schema.references {
+                let (target, version) = self.resolve_one(session, &schema.context, r).await?;
+                let key = (target.context.clone(), version.schema_id);
+                if stack.contains(&key) {
+                    return Err(RegistryError::InvalidSchema(format!(
+                        "Invalid schema: cyclic reference through '{}'",
+                        r.name
+                    )));
+                }
+                if !seen.insert(key.clone()) {
+                    continue;
+                }
+                let child = self
+                    .load_schema(session, &target.context, version.schema_id)
+                    .await?
+                    .ok_or_else(|| RegistryError::SchemaNotFound(version.schema_id.to_string()))?;
+                stack.push(key);
+                self.collect_transitive(session, &child, out, seen, stack).await?;
+                stack.pop();
+                out.push(ResolvedReference {
+                    name: r.name.clone(),
+                    schema_type: child.schema_type,
+                    schema: child.schema.clone(),
+                });
+            }
+            Ok(())
+        })
+    }
+
+    /// The parsed form of a stored version's schema (cached by id).
+    async fn parsed_version(
+        &self,
+        session: &mut dyn Session,
+        v: &VersionRecord,
+    ) -> Result<Option<Arc<dyn ParsedSchema>>> {
+        let key = (v.subject.context.clone(), v.schema_id);
+        if let Some(p) = self.parsed.get(&key) {
+            return Ok(Some(p));
+        }
+        let Some(schema) = self.load_schema(session, &v.subject.context, v.schema_id).await? else {
+            return Ok(None);
+        };
+        let (resolved, _, _) =
+            self.resolve_references(session, &schema.context, &schema.references).await?;
+        let parsed = self.formats.parse(schema.schema_type, &schema.schema, &resolved)?;
+        self.parsed.insert(key, parsed.clone());
+        Ok(Some(parsed))
+    }
+
+    fn forget_schema(&self, context: &str, id: i64) {
+        let key = (context.to_owned(), id);
+        self.schemas.remove(&key);
+        self.parsed.remove(&key);
+    }
+}
+
+/// Picks a version from a subject's versions (ascending). Errors: 40401 when the subject has no
+/// (visible) versions, 40402 when the requested one is missing or soft-deleted.
+fn pick_version(
+    subject: &QualifiedSubject,
+    all: &[VersionRecord],
+    version: VersionId,
+    include_deleted: bool,
+) -> Result<VersionRecord> {
+    let visible = |v: &&VersionRecord| include_deleted || !v.deleted;
+    if !all.iter().any(|v| visible(&v)) {
+        return Err(RegistryError::SubjectNotFound(subject.display_name()));
+    }
+    let found = match version {
+        VersionId::Latest => all.iter().rev().find(visible),
+        VersionId::Number(n) => all.iter().find(|v| v.version == n).filter(visible),
+    };
+    found.cloned().ok_or_else(|| RegistryError::VersionNotFound(version.to_string()))
+}
+
+fn md5_hex(parts: &[&str]) -> String {
+    let mut h = Md5::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hash of what a lookup matches: type, text and references.
+pub fn content_hash(t: SchemaType, text: &str, refs: &[SchemaReference]) -> String {
+    let refs = serde_json::to_string(refs).unwrap_or_default();
+    md5_hex(&[t.as_str(), text, &refs])
+}
+
+/// The schema's identity within a context: content plus metadata and ruleSet.
+pub fn fingerprint(content_hash: &str, metadata: Option<&Value>, rule_set: Option<&Value>) -> String {
+    let m = metadata.map(Value::to_string).unwrap_or_default();
+    let r = rule_set.map(Value::to_string).unwrap_or_default();
+    md5_hex(&[content_hash, &m, &r])
+}
+
+/// The `guid` clients see: the fingerprint's 16 bytes written as a UUID.
+pub fn guid(fingerprint: &str) -> String {
+    let bytes: Vec<u8> = (0..fingerprint.len() / 2)
+        .filter_map(|i| u8::from_str_radix(fingerprint.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect();
+    match <[u8; 16]>::try_from(bytes.as_slice()) {
+        Ok(b) => uuid::Uuid::from_bytes(b).to_string(),
+        Err(_) => String::new(),
+    }
+}

@@ -1,0 +1,456 @@
+//! Registration, compatibility tests and deletes. Every change runs in one write session that
+//! holds the subject's lock from the first read to the commit.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{content_hash, fingerprint, pick_version, Registry, RegistryError, Result, SchemaInput, SubjectSchema};
+use crate::compat::{self, Previous};
+use crate::formats::ParsedSchema;
+use crate::storage::{now_millis, SchemaRecord, Session, VersionRecord};
+use crate::types::{Mode, QualifiedSubject, SchemaType, VersionId};
+
+/// Attempts at finding a free id before giving up (ids taken by imports are skipped).
+const ID_ATTEMPTS: usize = 64;
+
+impl Registry {
+    /// `POST /subjects/{subject}/versions`.
+    pub async fn register(
+        &self,
+        subject: &QualifiedSubject,
+        mut input: SchemaInput,
+        normalize: bool,
+        force: bool,
+    ) -> Result<SubjectSchema> {
+        if subject.is_context_only() {
+            return Err(crate::types::InvalidSubject(subject.display_name()).into());
+        }
+        if input.schema.len() > self.settings.max_schema_bytes {
+            return Err(RegistryError::SchemaTooLarge(input.schema.len(), self.settings.max_schema_bytes));
+        }
+        validate_rule_set(input.rule_set.as_ref())?;
+        let mut session = self.store.write(subject).await?;
+        let s = session.as_mut();
+        let versions = s.versions(subject).await?;
+        let live: Vec<&VersionRecord> = versions.iter().filter(|v| !v.deleted).collect();
+        let mode = self.mode_in_scope(s, subject).await?;
+        let config = self.config_in_scope(s, subject).await?;
+        let normalize = normalize || config.normalize.unwrap_or(false);
+
+        let previous = match live.last() {
+            Some(v) => self.load_schema(s, &subject.context, v.schema_id).await?,
+            None => None,
+        };
+        if input.schema.trim().is_empty() {
+            let prev = previous.as_ref().filter(|_| !mode.is_import());
+            let prev = prev.ok_or_else(|| RegistryError::InvalidSchema("Empty schema".into()))?;
+            input.schema = prev.schema.clone();
+            input.schema_type = Some(prev.schema_type);
+            input.references = prev.references.clone();
+        }
+        let schema_type = input.schema_type.unwrap_or(SchemaType::Avro);
+        let (resolved, edges, refs) =
+            self.resolve_references(s, &subject.context, &input.references).await?;
+        let parsed = self.formats.parse(schema_type, &input.schema, &resolved)?;
+        let text = if normalize { parsed.normalized() } else { parsed.canonical().to_owned() };
+        let chash = content_hash(schema_type, &text, &refs);
+
+        // Re-registering what the subject already has returns it, in any mode.
+        if input.id.is_none() {
+            for v in s.versions_with_content(subject, &chash).await?.into_iter().rev() {
+                if v.deleted {
+                    continue;
+                }
+                let Some(schema) = self.load_schema(s, &subject.context, v.schema_id).await? else {
+                    continue;
+                };
+                let same_meta = input.metadata.as_ref().is_none_or(|m| schema.metadata.as_ref() == Some(m));
+                let same_rules = input.rule_set.as_ref().is_none_or(|r| schema.rule_set.as_ref() == Some(r));
+                if same_meta && same_rules {
+                    return Ok(SubjectSchema { subject: subject.clone(), version: v.version, deleted: false, schema });
+                }
+            }
+        }
+
+        check_mode(subject, mode, input.id.is_some())?;
+
+        let metadata = merge_json(
+            merge_json(config.default_metadata.clone(), input.metadata.clone().or_else(|| previous.as_ref().and_then(|p| p.metadata.clone()))),
+            config.override_metadata.clone(),
+        );
+        let rule_set = merge_json(
+            merge_json(config.default_rule_set.clone(), input.rule_set.clone().or_else(|| previous.as_ref().and_then(|p| p.rule_set.clone()))),
+            config.override_rule_set.clone(),
+        );
+        let fp = fingerprint(&chash, metadata.as_ref(), rule_set.as_ref());
+        let existing = s.schema_by_fingerprint(&subject.context, &fp).await?;
+        if let Some(e) = &existing {
+            if let Some(v) = live.iter().rev().find(|v| v.schema_id == e.id) {
+                if input.id.is_none_or(|id| id == e.id) {
+                    let schema = Arc::new(e.clone());
+                    return Ok(SubjectSchema { subject: subject.clone(), version: v.version, deleted: false, schema });
+                }
+            }
+        }
+
+        if !(mode.is_import() || force) {
+            let level = config.compatibility_level.unwrap_or(self.settings.default_compatibility);
+            let group = config.compatibility_group.as_deref().map(|g| group_value(metadata.as_ref(), g));
+            let mut parsed_previous: Vec<(i32, Arc<dyn ParsedSchema>)> = Vec::new();
+            for v in &live {
+                if let Some(g) = &group {
+                    let theirs = self.load_schema(s, &subject.context, v.schema_id).await?;
+                    let name = config.compatibility_group.as_deref().unwrap_or_default();
+                    if theirs.map(|t| group_value(t.metadata.as_ref(), name)) != Some(g.clone()) {
+                        continue;
+                    }
+                }
+                if let Some(p) = self.parsed_version(s, v).await? {
+                    parsed_previous.push((v.version, p));
+                }
+            }
+            let previous: Vec<Previous> = parsed_previous
+                .iter()
+                .map(|(version, schema)| Previous { version: *version, schema: schema.as_ref() })
+                .collect();
+            let messages = compat::check(level, parsed.as_ref(), &previous);
+            if !messages.is_empty() {
+                return Err(RegistryError::Incompatible { subject: subject.display_name(), messages });
+            }
+        }
+
+        let next = versions.iter().map(|v| v.version).max().unwrap_or(0) + 1;
+        let version = match input.version {
+            Some(v) if mode.is_import() && v > 0 => {
+                if versions.iter().any(|x| x.version == v) {
+                    return Err(RegistryError::OperationNotPermitted(format!(
+                        "Version {v} of subject {} already exists",
+                        subject.display_name()
+                    )));
+                }
+                v
+            }
+            Some(v) if v > 0 && v != next => {
+                return Err(RegistryError::InvalidSchema(
+                    "Version is not one more than previous version".into(),
+                ))
+            }
+            _ => next,
+        };
+
+        let mut record = SchemaRecord {
+            context: subject.context.clone(),
+            id: 0,
+            schema_type,
+            schema: text,
+            references: refs,
+            metadata,
+            rule_set,
+            fingerprint: fp,
+            content_hash: chash,
+            created_at: now_millis(),
+        };
+        record.id = match (existing, input.id) {
+            (Some(e), Some(id)) if e.id != id => {
+                return Err(RegistryError::IdMismatch(format!(
+                    "The ID of an imported schema does not match the existing ID: schema is registered with id {}, the request says {id}",
+                    e.id
+                )))
+            }
+            (Some(e), _) => e.id,
+            (None, Some(id)) => {
+                if !s.insert_schema(&record_with_id(&record, id), &edges).await? {
+                    return Err(RegistryError::IdMismatch(format!(
+                        "The ID of an imported schema does not match the existing ID: id {id} holds another schema"
+                    )));
+                }
+                s.reserve_id(&subject.context, id).await?;
+                id
+            }
+            (None, None) => self.insert_new_schema(s, &record, &edges).await?,
+        };
+
+        s.insert_version(&VersionRecord {
+            subject: subject.clone(),
+            version,
+            schema_id: record.id,
+            deleted: false,
+            created_at: record.created_at,
+        })
+        .await?;
+        session.commit().await?;
+        tracing::info!(subject = %subject, version, id = record.id, "schema registered");
+        let schema = self.schema_by_id(&subject.context, record.id).await?;
+        Ok(SubjectSchema { subject: subject.clone(), version, deleted: false, schema })
+    }
+
+    /// Inserts a new schema under a fresh id. When another writer inserted the same schema
+    /// meanwhile (another subject), its id is used instead.
+    async fn insert_new_schema(
+        &self,
+        s: &mut dyn Session,
+        record: &SchemaRecord,
+        edges: &[crate::storage::ReferenceEdge],
+    ) -> Result<i64> {
+        for _ in 0..ID_ATTEMPTS {
+            let id = s.allocate_id(&record.context).await?;
+            if s.insert_schema(&record_with_id(record, id), edges).await? {
+                return Ok(id);
+            }
+            if let Some(e) = s.schema_by_fingerprint(&record.context, &record.fingerprint).await? {
+                return Ok(e.id);
+            }
+        }
+        Err(RegistryError::Store(crate::storage::StoreError::Corrupt(
+            "no free schema id found".into(),
+        )))
+    }
+
+    /// `POST /compatibility/subjects/{subject}/versions[/{version}]`. Returns whether the
+    /// schema is compatible and, for failures, the messages.
+    pub async fn test_compatibility(
+        &self,
+        subject: &QualifiedSubject,
+        version: Option<VersionId>,
+        input: SchemaInput,
+        normalize: bool,
+        verbose: bool,
+    ) -> Result<(bool, Vec<String>)> {
+        let _ = normalize;
+        let mut session = self.store.read().await?;
+        let s = session.as_mut();
+        let versions = s.versions(subject).await?;
+        let against: Vec<VersionRecord> = match version {
+            Some(VersionId::Latest) if versions.iter().all(|v| v.deleted) => return Ok((true, vec![])),
+            Some(id) => vec![pick_version(subject, &versions, id, false)?],
+            None => versions.into_iter().filter(|v| !v.deleted).collect(),
+        };
+        let config = self.config_in_scope(s, subject).await?;
+        let schema_type = input.schema_type.unwrap_or(SchemaType::Avro);
+        let parsed = match self.resolve_references(s, &subject.context, &input.references).await {
+            Ok((resolved, _, _)) => self.formats.parse(schema_type, &input.schema, &resolved).map_err(RegistryError::from),
+            Err(e) => Err(e),
+        };
+        let parsed = match parsed {
+            Ok(p) => p,
+            Err(RegistryError::InvalidSchema(msg)) if verbose => return Ok((false, vec![msg])),
+            Err(e) => return Err(e),
+        };
+        let mut parsed_previous = Vec::new();
+        for v in &against {
+            if let Some(p) = self.parsed_version(s, v).await? {
+                parsed_previous.push((v.version, p));
+            }
+        }
+        let previous: Vec<Previous> = parsed_previous
+            .iter()
+            .map(|(version, schema)| Previous { version: *version, schema: schema.as_ref() })
+            .collect();
+        let level = config.compatibility_level.unwrap_or(self.settings.default_compatibility);
+        let messages = compat::check(level, parsed.as_ref(), &previous);
+        Ok((messages.is_empty(), if verbose { messages } else { vec![] }))
+    }
+
+    /// `DELETE /subjects/{subject}/versions/{version}`.
+    pub async fn delete_version(
+        &self,
+        subject: &QualifiedSubject,
+        version: VersionId,
+        permanent: bool,
+    ) -> Result<i32> {
+        let mut session = self.store.write(subject).await?;
+        let s = session.as_mut();
+        if self.mode_in_scope(s, subject).await?.is_read_only() {
+            return Err(read_only(subject));
+        }
+        let versions = s.versions(subject).await?;
+        let v = pick_version(subject, &versions, version, permanent)?;
+        if permanent && !v.deleted {
+            return Err(RegistryError::VersionNotSoftDeleted(subject.display_name(), v.version));
+        }
+        if !permanent && v.deleted {
+            return Err(RegistryError::VersionSoftDeleted(subject.display_name(), v.version));
+        }
+        self.refuse_if_referenced(s, subject, &[v.clone()], permanent).await?;
+        if permanent {
+            s.hard_delete(subject, &[v.version]).await?;
+            let gone = s.delete_schema_if_unused(&subject.context, v.schema_id).await?;
+            if versions.len() == 1 {
+                s.delete_config(&subject.scope()).await?;
+                s.delete_mode(&subject.scope()).await?;
+            }
+            session.commit().await?;
+            if gone {
+                self.forget_schema(&subject.context, v.schema_id);
+            }
+        } else {
+            s.soft_delete(subject, &[v.version]).await?;
+            session.commit().await?;
+        }
+        tracing::info!(subject = %subject, version = v.version, permanent, "version deleted");
+        Ok(v.version)
+    }
+
+    /// `DELETE /subjects/{subject}`: soft-deletes every live version, or with `permanent`
+    /// removes every (already soft-deleted) version.
+    pub async fn delete_subject(&self, subject: &QualifiedSubject, permanent: bool) -> Result<Vec<i32>> {
+        let mut session = self.store.write(subject).await?;
+        let s = session.as_mut();
+        if self.mode_in_scope(s, subject).await?.is_read_only() {
+            return Err(read_only(subject));
+        }
+        let versions = s.versions(subject).await?;
+        if versions.is_empty() {
+            return Err(RegistryError::SubjectNotFound(subject.display_name()));
+        }
+        let live: Vec<VersionRecord> = versions.iter().filter(|v| !v.deleted).cloned().collect();
+        let numbers: Vec<i32>;
+        if permanent {
+            if !live.is_empty() {
+                return Err(RegistryError::SubjectNotSoftDeleted(subject.display_name()));
+            }
+            self.refuse_if_referenced(s, subject, &versions, true).await?;
+            numbers = versions.iter().map(|v| v.version).collect();
+            s.hard_delete(subject, &numbers).await?;
+            let mut gone = Vec::new();
+            for v in &versions {
+                if s.delete_schema_if_unused(&subject.context, v.schema_id).await? {
+                    gone.push(v.schema_id);
+                }
+            }
+            s.delete_config(&subject.scope()).await?;
+            s.delete_mode(&subject.scope()).await?;
+            session.commit().await?;
+            for id in gone {
+                self.forget_schema(&subject.context, id);
+            }
+        } else {
+            if live.is_empty() {
+                return Err(RegistryError::SubjectSoftDeleted(subject.display_name()));
+            }
+            self.refuse_if_referenced(s, subject, &live, false).await?;
+            numbers = live.iter().map(|v| v.version).collect();
+            s.soft_delete(subject, &numbers).await?;
+            session.commit().await?;
+        }
+        tracing::info!(subject = %subject, versions = ?numbers, permanent, "subject deleted");
+        Ok(numbers)
+    }
+
+    /// 42206 when another subject's schema still references one of `versions`: a live one for
+    /// a soft delete, any for a permanent delete (the referrer must stay readable by id).
+    async fn refuse_if_referenced(
+        &self,
+        s: &mut dyn Session,
+        subject: &QualifiedSubject,
+        versions: &[VersionRecord],
+        permanent: bool,
+    ) -> Result<()> {
+        let own_ids: Vec<i64> = s.versions(subject).await?.iter().map(|v| v.schema_id).collect();
+        for v in versions {
+            for (id, live) in s.referrers(subject, v.version).await? {
+                let from_self = own_ids.contains(&id);
+                if !from_self && (live || permanent) {
+                    return Err(RegistryError::ReferenceExists {
+                        subject: subject.display_name(),
+                        version: v.version,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn record_with_id(record: &SchemaRecord, id: i64) -> SchemaRecord {
+    SchemaRecord { id, ..record.clone() }
+}
+
+fn read_only(subject: &QualifiedSubject) -> RegistryError {
+    RegistryError::OperationNotPermitted(format!("Subject {} is in read-only mode", subject.display_name()))
+}
+
+/// Which writes a mode allows: none in READONLY; explicit ids only in IMPORT or FORWARD, where
+/// they are also required.
+fn check_mode(subject: &QualifiedSubject, mode: Mode, has_id: bool) -> Result<()> {
+    let name = subject.display_name();
+    if mode.is_read_only() {
+        return Err(RegistryError::OperationNotPermitted(format!("Subject {name} is in read-only mode")));
+    }
+    if has_id && !mode.is_import() {
+        return Err(RegistryError::OperationNotPermitted(format!(
+            "Subject {name} is not in import mode"
+        )));
+    }
+    if !has_id && mode.is_import() {
+        return Err(RegistryError::OperationNotPermitted(format!(
+            "Subject {name} is in {} mode: registrations must carry an explicit id",
+            mode.as_str()
+        )));
+    }
+    Ok(())
+}
+
+/// The value of the compatibility-group property in a schema's metadata.
+fn group_value(metadata: Option<&Value>, name: &str) -> String {
+    metadata
+        .and_then(|m| m.get("properties"))
+        .and_then(|p| p.get(name))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Deep merge for metadata and rule sets: objects merge key by key (overlay wins), arrays are
+/// unioned, anything else is replaced.
+fn merge_json(base: Option<Value>, overlay: Option<Value>) -> Option<Value> {
+    match (base, overlay) {
+        (None, o) => o,
+        (b, None) => b,
+        (Some(Value::Object(mut b)), Some(Value::Object(o))) => {
+            for (k, v) in o {
+                let merged = merge_json(b.remove(&k), Some(v));
+                if let Some(m) = merged {
+                    b.insert(k, m);
+                }
+            }
+            Some(Value::Object(b))
+        }
+        (Some(Value::Array(mut b)), Some(Value::Array(o))) => {
+            for v in o {
+                if !b.contains(&v) {
+                    b.push(v);
+                }
+            }
+            Some(Value::Array(b))
+        }
+        (_, o) => o,
+    }
+}
+
+/// The shape checks the reference asks of a ruleSet (42210): rule lists of objects, each named
+/// with a letter or `_` then letters, digits, `_` or `-`, names unique within the set.
+fn validate_rule_set(rule_set: Option<&Value>) -> Result<()> {
+    let Some(rs) = rule_set else { return Ok(()) };
+    let bad = |m: String| Err(RegistryError::InvalidRuleSet(m));
+    let Value::Object(map) = rs else { return bad("ruleSet must be an object".into()) };
+    let mut names = std::collections::HashSet::new();
+    for kind in ["domainRules", "migrationRules", "encodingRules"] {
+        let Some(rules) = map.get(kind) else { continue };
+        let Value::Array(rules) = rules else { return bad(format!("{kind} must be an array")) };
+        for rule in rules {
+            let name = rule.get("name").and_then(Value::as_str).unwrap_or_default();
+            let mut chars = name.chars();
+            let valid = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid {
+                return bad(format!("invalid rule name '{name}'"));
+            }
+            if !names.insert(name.to_owned()) {
+                return bad(format!("duplicate rule name '{name}'"));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! Persistence. The only module that knows sqlx: one [`Store`] trait, one implementation per
+//! backend (PostgreSQL for production, an embedded SQLite file for the quick start).
+//!
+//! A [`Store`] hands out [`Session`]s: a read session on a pooled connection, or a write
+//! session that is a transaction holding the per-subject lock, so that "check compatibility,
+//! then insert the next version" is atomic across threads and processes.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::types::{QualifiedSubject, SchemaReference, SchemaType};
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// A stored schema: immutable once written, addressed by `(context, id)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaRecord {
+    pub context: String,
+    pub id: i64,
+    pub schema_type: SchemaType,
+    pub schema: String,
+    pub references: Vec<SchemaReference>,
+    pub metadata: Option<Value>,
+    pub rule_set: Option<Value>,
+    /// Identity: type, canonical text, references, metadata and ruleSet.
+    pub fingerprint: String,
+    /// Type, canonical text and references only; what a lookup matches on.
+    pub content_hash: String,
+    pub created_at: i64,
+}
+
+/// One version of a subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRecord {
+    pub subject: QualifiedSubject,
+    pub version: i32,
+    pub schema_id: i64,
+    pub deleted: bool,
+    pub created_at: i64,
+}
+
+/// A reference edge as stored: schema `schema_id` refers to `target` at `version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferenceEdge {
+    pub name: String,
+    pub target: QualifiedSubject,
+    pub version: i32,
+}
+
+/// A subject with how many of its versions are live and soft-deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectSummary {
+    pub subject: QualifiedSubject,
+    pub live_versions: i64,
+    pub deleted_versions: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A database the registry can run on.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A session for reads, on a pooled connection (no transaction).
+    async fn read(&self) -> StoreResult<Box<dyn Session>>;
+    /// A transaction that holds the write lock of `subject` until it commits or is dropped.
+    async fn write(&self, subject: &QualifiedSubject) -> StoreResult<Box<dyn Session>>;
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Round-trips to the database (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+    /// A short name for logs: `postgres` or `sqlite`.
+    fn backend(&self) -> &'static str;
+}
+
+/// Queries and changes, inside a read session or a write transaction. Nothing written through
+/// a write session is visible to others until [`Session::commit`]; dropping it rolls back.
+#[async_trait]
+pub trait Session: Send {
+    async fn schema_by_id(&mut self, context: &str, id: i64) -> StoreResult<Option<SchemaRecord>>;
+    async fn schema_by_fingerprint(
+        &mut self,
+        context: &str,
+        fingerprint: &str,
+    ) -> StoreResult<Option<SchemaRecord>>;
+    /// Versions of `subject` whose schema has this content hash, oldest first.
+    async fn versions_with_content(
+        &mut self,
+        subject: &QualifiedSubject,
+        content_hash: &str,
+    ) -> StoreResult<Vec<VersionRecord>>;
+    /// All versions of a subject, soft-deleted included, oldest first.
+    async fn versions(&mut self, subject: &QualifiedSubject) -> StoreResult<Vec<VersionRecord>>;
+    /// Every version of every subject in `context` (all contexts when `None`), ordered by
+    /// context, subject and version.
+    async fn all_versions(&mut self, context: Option<&str>) -> StoreResult<Vec<VersionRecord>>;
+    /// Subjects with their live and soft-deleted version counts, ordered.
+    async fn subjects(&mut self, context: Option<&str>) -> StoreResult<Vec<SubjectSummary>>;
+    /// The subject versions that use schema `id`.
+    async fn usages(&mut self, context: &str, id: i64) -> StoreResult<Vec<VersionRecord>>;
+    /// Ids of schemas that reference `subject` at `version`, with whether any version using the
+    /// referring schema is live.
+    async fn referrers(
+        &mut self,
+        subject: &QualifiedSubject,
+        version: i32,
+    ) -> StoreResult<Vec<(i64, bool)>>;
+    /// Contexts that have at least one subject version.
+    async fn contexts(&mut self) -> StoreResult<Vec<String>>;
+
+    async fn config(&mut self, scope: &str) -> StoreResult<Option<String>>;
+    async fn put_config(&mut self, scope: &str, body: &str) -> StoreResult<()>;
+    async fn delete_config(&mut self, scope: &str) -> StoreResult<bool>;
+    async fn mode(&mut self, scope: &str) -> StoreResult<Option<String>>;
+    /// All mode rows whose scope starts with `prefix`.
+    async fn modes_with_prefix(&mut self, prefix: &str) -> StoreResult<Vec<(String, String)>>;
+    async fn put_mode(&mut self, scope: &str, mode: &str) -> StoreResult<()>;
+    async fn delete_mode(&mut self, scope: &str) -> StoreResult<bool>;
+
+    /// Hands out the next id of `context`.
+    async fn allocate_id(&mut self, context: &str) -> StoreResult<i64>;
+    /// Makes sure ids handed out later in `context` are above `used` (after an import).
+    async fn reserve_id(&mut self, context: &str, used: i64) -> StoreResult<()>;
+    /// Inserts a schema and its reference edges. Returns false, writing nothing, when the id or
+    /// the fingerprint is taken already.
+    async fn insert_schema(
+        &mut self,
+        schema: &SchemaRecord,
+        edges: &[ReferenceEdge],
+    ) -> StoreResult<bool>;
+    async fn insert_version(&mut self, version: &VersionRecord) -> StoreResult<()>;
+    async fn soft_delete(&mut self, subject: &QualifiedSubject, versions: &[i32])
+        -> StoreResult<()>;
+    async fn hard_delete(&mut self, subject: &QualifiedSubject, versions: &[i32])
+        -> StoreResult<()>;
+    /// Removes schema `id` if no subject version uses it any more; true when it did.
+    async fn delete_schema_if_unused(&mut self, context: &str, id: i64) -> StoreResult<bool>;
+
+    /// Makes the session's writes durable and visible; a no-op for read sessions.
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// Unix time in milliseconds.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

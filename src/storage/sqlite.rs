@@ -1,0 +1,69 @@
+//! The embedded SQLite store: a single file, for the quick start and small installations.
+//! Writes are serialised: inside the process by a fair mutex, across processes by
+//! `BEGIN IMMEDIATE`, which takes SQLite's write lock before the first read.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Sqlite;
+use tokio::sync::Mutex;
+
+use super::sql::{Conn, SqlSession};
+use super::{Session, Store, StoreResult};
+use crate::types::QualifiedSubject;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    writer: Arc<Mutex<()>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its directory if needed) the database file at `path`.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| sqlx::Error::Io(e))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        Ok(Self { pool, writer: Arc::new(Mutex::new(())) })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn read(&self) -> StoreResult<Box<dyn Session>> {
+        let conn = self.pool.acquire().await?;
+        Ok(Box::new(SqlSession::<Sqlite> { conn: Conn::Pooled(conn), _guard: None }))
+    }
+
+    async fn write(&self, _subject: &QualifiedSubject) -> StoreResult<Box<dyn Session>> {
+        let guard = self.writer.clone().lock_owned().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Box::new(SqlSession::<Sqlite> { conn: Conn::Tx(tx), _guard: Some(guard) }))
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}
