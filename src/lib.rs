@@ -10,3 +10,9 @@ pub mod formats;
 pub mod compat;
 /// The registry domain service: register, look up, delete, configure.
 pub mod registry;
+/// HTTP: the Confluent-compatible REST API, health, OpenAPI.
+pub mod api;
+/// Typed server configuration.
+pub mod config;
+/// The one start-up path shared by the binary and the tests.
+pub mod startup;

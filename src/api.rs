@@ -1,0 +1,166 @@
+//! HTTP only: the Confluent-compatible REST API (plus health and OpenAPI). Handlers are thin:
+//! they parse the request into domain values, call [`Registry`], and shape the answer.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::registry::Registry;
+use crate::types::{QualifiedSubject, VersionId};
+
+pub mod error;
+mod config;
+mod contexts;
+mod health;
+mod mode;
+pub mod openapi;
+mod root;
+pub mod router;
+mod schemas;
+mod subjects;
+
+pub use error::{ApiError, ApiResult};
+
+/// The content type every answer carries.
+pub const SR_CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
+
+/// Request content types the API accepts (a missing content type is read as JSON too).
+const ACCEPTED_CONTENT_TYPES: [&str; 4] = [
+    "application/vnd.schemaregistry.v1+json",
+    "application/vnd.schemaregistry+json",
+    "application/json",
+    "application/octet-stream",
+];
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// `error_code` of an incompatible-schema answer: 40901 (current) or 409 (older releases).
+    pub incompatible_error_code: u32,
+}
+
+/// A JSON body in and out with the registry's content type. As an extractor it checks the
+/// content type (415), the size (413), the syntax (400) and the shape (422), each as a JSON
+/// error.
+pub struct SrJson<T>(pub T);
+
+impl<T: Serialize> IntoResponse for SrJson<T> {
+    fn into_response(self) -> Response {
+        match serde_json::to_vec(&self.0) {
+            Ok(body) => ([(header::CONTENT_TYPE, SR_CONTENT_TYPE)], body).into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "response serialisation failed");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 500, "Internal Server Error").into_response()
+            }
+        }
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for SrJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or_default();
+            let media = ct.split(';').next().unwrap_or_default().trim();
+            if !ACCEPTED_CONTENT_TYPES.iter().any(|a| a.eq_ignore_ascii_case(media)) {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    415,
+                    format!("Unsupported content type '{ct}'; send application/vnd.schemaregistry.v1+json or application/json"),
+                ));
+            }
+        }
+        let bytes = read_body(req, state.max_body_bytes).await?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("Malformed JSON request body: {e}")))?;
+        let parsed = serde_json::from_value(value)
+            .map_err(|e| ApiError::unprocessable(format!("Unprocessable request body: {e}")))?;
+        Ok(SrJson(parsed))
+    }
+}
+
+async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            error::BODY_TOO_LARGE_CODE,
+            format!("Request body is larger than the limit of {limit} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
+        let is_limit = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if is_limit {
+            too_large()
+        } else {
+            ApiError::bad_request(format!("Could not read the request body: {e}"))
+        }
+    })
+}
+
+/// Query parameters, with a JSON 400 when they do not parse.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let q = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(q)
+            .map(Query)
+            .map_err(|e| ApiError::bad_request(format!("Invalid query parameter: {e}")))
+    }
+}
+
+/// Path parameters, with a JSON 404 when they do not parse (as the reference answers for a
+/// path that matches nothing).
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|_| ApiError::not_found())
+    }
+}
+
+/// Parses a subject from the URL (42208 when invalid).
+fn subject(raw: &str) -> ApiResult<QualifiedSubject> {
+    QualifiedSubject::parse(raw).map_err(|e| crate::registry::RegistryError::from(e).into())
+}
+
+/// Parses a version from the URL (42202 when invalid).
+fn version(raw: &str) -> ApiResult<VersionId> {
+    VersionId::parse(raw).map_err(|e| crate::registry::RegistryError::from(e).into())
+}
+
+/// Applies `offset` and `limit` (-1 or absent: no limit) to a listing.
+fn page<T>(items: Vec<T>, offset: Option<usize>, limit: Option<i64>) -> Vec<T> {
+    let offset = offset.unwrap_or(0);
+    let limit = match limit {
+        Some(n) if n >= 0 => n as usize,
+        _ => usize::MAX,
+    };
+    items.into_iter().skip(offset).take(limit).collect()
+}

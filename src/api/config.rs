@@ -1,0 +1,160 @@
+//! `/config`: compatibility settings, global and per subject (or context, as `:.ctx:`).
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::ErrorBody;
+use super::{subject, ApiResult, AppState, Path, Query, SrJson};
+use crate::registry::{Config, RegistryError};
+use crate::types::CompatibilityLevel;
+
+/// A config change. Note the key `compatibility`, where `GET` answers `compatibilityLevel`
+/// (`compatibilityLevel` is accepted here too).
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigUpdateRequest {
+    #[serde(alias = "compatibilityLevel", skip_serializing_if = "Option::is_none")]
+    pub compatibility: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub normalize: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compatibility_group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub default_metadata: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub override_metadata: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub default_rule_set: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub override_rule_set: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validate_fields: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validate_rules: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compatibility_policy: Option<String>,
+}
+
+impl ConfigUpdateRequest {
+    fn into_config(self) -> ApiResult<Config> {
+        let level = match self.compatibility.as_deref() {
+            None => None,
+            Some(l) => Some(l.parse::<CompatibilityLevel>().map_err(|_| RegistryError::InvalidCompatibilityLevel)?),
+        };
+        Ok(Config {
+            compatibility_level: level,
+            normalize: self.normalize,
+            compatibility_group: self.compatibility_group,
+            default_metadata: self.default_metadata,
+            override_metadata: self.override_metadata,
+            default_rule_set: self.default_rule_set,
+            override_rule_set: self.override_rule_set,
+            alias: self.alias,
+            validate_fields: self.validate_fields,
+            validate_rules: self.validate_rules,
+            compatibility_policy: self.compatibility_policy,
+        })
+    }
+}
+
+impl From<Config> for ConfigUpdateRequest {
+    fn from(c: Config) -> Self {
+        Self {
+            compatibility: c.compatibility_level.map(|l| l.as_str().to_owned()),
+            normalize: c.normalize,
+            compatibility_group: c.compatibility_group,
+            default_metadata: c.default_metadata,
+            override_metadata: c.override_metadata,
+            default_rule_set: c.default_rule_set,
+            override_rule_set: c.override_rule_set,
+            alias: c.alias,
+            validate_fields: c.validate_fields,
+            validate_rules: c.validate_rules,
+            compatibility_policy: c.compatibility_policy,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct GetConfigParams {
+    /// Answer the effective config (subject, then context, then global) instead of 40408.
+    #[serde(default)]
+    default_to_global: bool,
+}
+
+/// The global config.
+#[utoipa::path(get, path = "/config", tag = "config", params(GetConfigParams),
+    responses((status = 200, description = "Global config", body = Config)))]
+pub async fn get_global(State(st): State<AppState>) -> ApiResult<SrJson<Config>> {
+    Ok(SrJson(st.registry.get_config(None, true).await?))
+}
+
+/// Changes the global config.
+#[utoipa::path(put, path = "/config", tag = "config", request_body = ConfigUpdateRequest,
+    responses((status = 200, description = "The stored config", body = ConfigUpdateRequest),
+              (status = 422, description = "Invalid level (42203)", body = ErrorBody)))]
+pub async fn put_global(
+    State(st): State<AppState>,
+    SrJson(body): SrJson<ConfigUpdateRequest>,
+) -> ApiResult<SrJson<ConfigUpdateRequest>> {
+    let stored = st.registry.put_config(None, body.into_config()?).await?;
+    Ok(SrJson(stored.into()))
+}
+
+/// Resets the global config to the server default; answers the old one.
+#[utoipa::path(delete, path = "/config", tag = "config",
+    responses((status = 200, description = "The config that was removed", body = Config)))]
+pub async fn delete_global(State(st): State<AppState>) -> ApiResult<SrJson<Config>> {
+    Ok(SrJson(st.registry.delete_config(None).await?))
+}
+
+/// A subject's (or context's) own config.
+#[utoipa::path(get, path = "/config/{subject}", tag = "config",
+    params(("subject" = String, Path), GetConfigParams),
+    responses((status = 200, description = "Config", body = Config),
+              (status = 404, description = "No subject-level config (40408)", body = ErrorBody)))]
+pub async fn get_subject(
+    State(st): State<AppState>,
+    Path(raw): Path<String>,
+    Query(p): Query<GetConfigParams>,
+) -> ApiResult<SrJson<Config>> {
+    let s = subject(&raw)?;
+    Ok(SrJson(st.registry.get_config(Some(&s), p.default_to_global).await?))
+}
+
+/// Changes a subject's (or context's) config.
+#[utoipa::path(put, path = "/config/{subject}", tag = "config",
+    params(("subject" = String, Path)), request_body = ConfigUpdateRequest,
+    responses((status = 200, description = "The stored config", body = ConfigUpdateRequest),
+              (status = 422, description = "42203, 42205, 42208", body = ErrorBody)))]
+pub async fn put_subject(
+    State(st): State<AppState>,
+    Path(raw): Path<String>,
+    SrJson(body): SrJson<ConfigUpdateRequest>,
+) -> ApiResult<SrJson<ConfigUpdateRequest>> {
+    let s = subject(&raw)?;
+    let stored = st.registry.put_config(Some(&s), body.into_config()?).await?;
+    Ok(SrJson(stored.into()))
+}
+
+/// Removes a subject's config; answers the old one.
+#[utoipa::path(delete, path = "/config/{subject}", tag = "config", params(("subject" = String, Path)),
+    responses((status = 200, description = "The config that was removed", body = Config),
+              (status = 404, description = "No subject-level config (40401)", body = ErrorBody)))]
+pub async fn delete_subject(
+    State(st): State<AppState>,
+    Path(raw): Path<String>,
+) -> ApiResult<SrJson<Config>> {
+    let s = subject(&raw)?;
+    Ok(SrJson(st.registry.delete_config(Some(&s)).await?))
+}

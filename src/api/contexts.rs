@@ -1,0 +1,30 @@
+//! `/contexts`: the contexts in use.
+
+use axum::extract::State;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{page, ApiResult, AppState, Query, SrJson};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ContextsParams {
+    /// Only contexts starting with this prefix.
+    context_prefix: Option<String>,
+    offset: Option<usize>,
+    limit: Option<i64>,
+}
+
+/// Contexts that hold subjects; the default context `.` is always listed.
+#[utoipa::path(get, path = "/contexts", tag = "contexts", params(ContextsParams),
+    responses((status = 200, description = "Contexts", body = Vec<String>)))]
+pub async fn list(
+    State(st): State<AppState>,
+    Query(p): Query<ContextsParams>,
+) -> ApiResult<SrJson<Vec<String>>> {
+    let all = st.registry.contexts().await?;
+    let prefix = p.context_prefix.unwrap_or_default();
+    let filtered = all.into_iter().filter(|c| c.starts_with(&prefix)).collect();
+    Ok(SrJson(page(filtered, p.offset, p.limit)))
+}

@@ -1,0 +1,37 @@
+//! The OpenAPI document: generated from the handlers' annotations, checked in at
+//! `openapi/openapi.json`, served at `/openapi.json` and browsable at `/docs`.
+
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Accord",
+        description = "Schema registry with contract governance. The Confluent Schema Registry REST API \
+            (same paths, bodies, content types and error codes), plus Accord's own endpoints.",
+        license(name = "Apache-2.0")
+    ),
+    tags(
+        (name = "root", description = "Server information"),
+        (name = "schemas", description = "Schemas by global id"),
+        (name = "subjects", description = "Subjects and their versions"),
+        (name = "compatibility", description = "Compatibility tests"),
+        (name = "config", description = "Compatibility configuration"),
+        (name = "mode", description = "Registry modes"),
+        (name = "contexts", description = "Schema contexts"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as the server serves it.
+pub fn document() -> utoipa::openapi::OpenApi {
+    super::router::api_router().split_for_parts().1
+}
+
+/// The document as checked in: pretty JSON with a trailing newline.
+pub fn document_json() -> String {
+    let mut s = document().to_pretty_json().unwrap_or_default();
+    s.push('\n');
+    s
+}

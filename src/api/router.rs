@@ -1,0 +1,161 @@
+//! Every route, in one place. Paths under `/contexts/{ctx}/…` are rewritten before routing into
+//! the qualified-subject form (`/subjects/:.ctx:name/…`), so clients can point their registry URL
+//! at a context.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower::Layer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::error::{ErrorBody, IncompatibleAnswer, INCOMPATIBLE_CODE};
+use super::openapi::ApiDoc;
+use super::{config, contexts, health, mode, root, schemas, subjects, ApiError, AppState, SR_CONTENT_TYPE};
+use crate::types::normalize_context;
+
+/// The documented API: routes plus their OpenAPI description.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(root::root))
+        .routes(routes!(root::version))
+        .routes(routes!(schemas::types))
+        .routes(routes!(schemas::list))
+        .routes(routes!(schemas::by_id))
+        .routes(routes!(schemas::raw_by_id))
+        .routes(routes!(schemas::subjects_by_id))
+        .routes(routes!(schemas::versions_by_id))
+        .routes(routes!(subjects::list))
+        .routes(routes!(subjects::lookup, subjects::delete))
+        .routes(routes!(subjects::versions, subjects::register))
+        .routes(routes!(subjects::get_version, subjects::delete_version))
+        .routes(routes!(subjects::get_version_schema))
+        .routes(routes!(subjects::referenced_by))
+        .routes(routes!(subjects::compatibility_with_version))
+        .routes(routes!(subjects::compatibility_with_all))
+        .routes(routes!(config::get_global, config::put_global, config::delete_global))
+        .routes(routes!(config::get_subject, config::put_subject, config::delete_subject))
+        .routes(routes!(mode::get_global, mode::put_global, mode::delete_global))
+        .routes(routes!(mode::get_subject, mode::put_subject, mode::delete_subject))
+        .routes(routes!(contexts::list))
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let (router, api) = api_router().split_for_parts();
+    let router = router
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
+        .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, 405, "HTTP 405 Method Not Allowed")
+        })
+        .layer(middleware::map_response_with_state(state.clone(), incompatible_code))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state);
+    let rewritten = middleware::from_fn(rewrite_context).layer(router);
+    Router::new().fallback_service(rewritten)
+}
+
+/// Applies the configured `error_code` to incompatible-schema answers.
+async fn incompatible_code(State(st): State<AppState>, response: Response) -> Response {
+    match response.extensions().get::<IncompatibleAnswer>() {
+        Some(IncompatibleAnswer(message)) if st.incompatible_error_code != INCOMPATIBLE_CODE => {
+            let body = ErrorBody { error_code: st.incompatible_error_code, message: message.clone() };
+            let body = serde_json::to_vec(&body).unwrap_or_default();
+            (StatusCode::CONFLICT, [(header::CONTENT_TYPE, SR_CONTENT_TYPE)], body).into_response()
+        }
+        _ => response,
+    }
+}
+
+async fn rewrite_context(mut req: Request<Body>, next: Next) -> Response {
+    if let Some(uri) = context_uri(req.uri()) {
+        *req.uri_mut() = uri;
+    }
+    next.run(req).await
+}
+
+/// `/contexts/.ctx/subjects/s/…` → `/subjects/:.ctx:s/…` (and likewise for config, mode and
+/// compatibility); listings and id lookups get the context as a query parameter.
+fn context_uri(uri: &Uri) -> Option<Uri> {
+    let rest = uri.path().strip_prefix("/contexts/")?;
+    let (ctx, tail) = rest.split_once('/')?;
+    let ctx = normalize_context(ctx)?;
+    let qualify = |s: &str| {
+        if s.starts_with(':') || s.to_ascii_lowercase().starts_with("%3a") {
+            s.to_owned()
+        } else {
+            format!(":{ctx}:{s}")
+        }
+    };
+    let scoped = |prefix: &str, t: &str| -> String {
+        match t.split_once('/') {
+            Some((s, more)) => format!("{prefix}/{}/{more}", qualify(s)),
+            None if t.is_empty() => format!("{prefix}/:{ctx}:"),
+            None => format!("{prefix}/{}", qualify(t)),
+        }
+    };
+    let mut extra = None;
+    let path = if tail == "subjects" || tail == "schemas" {
+        extra = Some(format!("subjectPrefix=:{ctx}:"));
+        format!("/{tail}")
+    } else if let Some(t) = tail.strip_prefix("subjects/") {
+        scoped("/subjects", t)
+    } else if let Some(t) = tail.strip_prefix("compatibility/subjects/") {
+        scoped("/compatibility/subjects", t)
+    } else if tail == "config" || tail == "mode" {
+        format!("/{tail}/:{ctx}:")
+    } else if let Some(t) = tail.strip_prefix("config/") {
+        scoped("/config", t)
+    } else if let Some(t) = tail.strip_prefix("mode/") {
+        scoped("/mode", t)
+    } else if tail.starts_with("schemas/ids/") {
+        extra = Some(format!("subject=:{ctx}:"));
+        format!("/{tail}")
+    } else {
+        format!("/{tail}")
+    };
+    let query = match (uri.query(), extra) {
+        (Some(q), Some(e)) => Some(format!("{q}&{e}")),
+        (Some(q), None) => Some(q.to_owned()),
+        (None, e) => e,
+    };
+    let full = match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    full.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewrite(s: &str) -> Option<String> {
+        context_uri(&s.parse().unwrap()).map(|u| u.to_string())
+    }
+
+    #[test]
+    fn context_prefix_rewrites() {
+        assert_eq!(rewrite("/contexts/.pay/subjects/o/versions").as_deref(), Some("/subjects/:.pay:o/versions"));
+        assert_eq!(rewrite("/contexts/pay/subjects").as_deref(), Some("/subjects?subjectPrefix=:.pay:"));
+        assert_eq!(rewrite("/contexts/.pay/config").as_deref(), Some("/config/:.pay:"));
+        assert_eq!(rewrite("/contexts/.pay/config/o").as_deref(), Some("/config/:.pay:o"));
+        assert_eq!(rewrite("/contexts/.pay/schemas/ids/3?x=1").as_deref(), Some("/schemas/ids/3?x=1&subject=:.pay:"));
+        assert_eq!(
+            rewrite("/contexts/.pay/compatibility/subjects/o/versions/latest").as_deref(),
+            Some("/compatibility/subjects/:.pay:o/versions/latest")
+        );
+        assert_eq!(rewrite("/contexts/.pay/schemas/types").as_deref(), Some("/schemas/types"));
+        assert_eq!(rewrite("/contexts/.pay"), None);
+        assert_eq!(rewrite("/subjects"), None);
+    }
+}

@@ -1,0 +1,206 @@
+//! `/schemas`: schemas by global id, and the shapes schema answers share.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{page, ApiResult, AppState, Path, Query, SrJson, SR_CONTENT_TYPE};
+use crate::registry::SubjectSchema;
+use crate::storage::SchemaRecord;
+use crate::types::{QualifiedSubject, SchemaReference, SchemaType, DEFAULT_CONTEXT};
+
+/// A schema by id.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaString {
+    pub schema: String,
+    pub schema_type: SchemaType,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<SchemaReference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub rule_set: Option<Value>,
+}
+
+impl From<&SchemaRecord> for SchemaString {
+    fn from(s: &SchemaRecord) -> Self {
+        Self {
+            schema: s.schema.clone(),
+            schema_type: s.schema_type,
+            references: s.references.clone(),
+            metadata: s.metadata.clone(),
+            rule_set: s.rule_set.clone(),
+        }
+    }
+}
+
+/// A schema as registered under a subject version.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Schema {
+    pub subject: String,
+    pub version: i32,
+    pub id: i64,
+    pub schema_type: SchemaType,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<SchemaReference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub rule_set: Option<Value>,
+    pub schema: String,
+    /// Present (true) only for soft-deleted versions.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+impl From<&SubjectSchema> for Schema {
+    fn from(s: &SubjectSchema) -> Self {
+        Self {
+            subject: s.subject.display_name(),
+            version: s.version,
+            id: s.schema.id,
+            schema_type: s.schema.schema_type,
+            references: s.schema.references.clone(),
+            metadata: s.schema.metadata.clone(),
+            rule_set: s.schema.rule_set.clone(),
+            schema: s.schema.schema.clone(),
+            deleted: s.deleted,
+        }
+    }
+}
+
+/// A subject and version that use a schema.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SubjectVersion {
+    pub subject: String,
+    pub version: i32,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ListSchemasParams {
+    /// Only subjects starting with this prefix.
+    subject_prefix: Option<String>,
+    /// Include soft-deleted versions.
+    #[serde(default)]
+    deleted: bool,
+    /// Only each subject's latest version.
+    #[serde(default)]
+    latest_only: bool,
+    offset: Option<usize>,
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ByIdParams {
+    /// A subject (or `:.ctx:`) whose context the id belongs to.
+    subject: Option<String>,
+    /// Accepted for compatibility; the stored form is returned.
+    #[allow(dead_code)]
+    format: Option<String>,
+    /// Include soft-deleted subject versions (listings only).
+    #[serde(default)]
+    deleted: bool,
+    offset: Option<usize>,
+    limit: Option<i64>,
+}
+
+impl ByIdParams {
+    fn context(&self) -> String {
+        self.subject
+            .as_deref()
+            .and_then(|s| QualifiedSubject::parse(s).ok())
+            .map(|s| s.context)
+            .unwrap_or_else(|| DEFAULT_CONTEXT.to_owned())
+    }
+}
+
+/// The schema types this registry supports.
+#[utoipa::path(get, path = "/schemas/types", tag = "schemas",
+    responses((status = 200, description = "Supported schema types", body = Vec<String>)))]
+pub async fn types(State(st): State<AppState>) -> SrJson<Vec<SchemaType>> {
+    SrJson(st.registry.schema_types())
+}
+
+/// Every subject version's schema, optionally filtered.
+#[utoipa::path(get, path = "/schemas", tag = "schemas", params(ListSchemasParams),
+    responses((status = 200, description = "Schemas", body = Vec<Schema>),
+              (status = 500, description = "Store error (50001)", body = super::error::ErrorBody)))]
+pub async fn list(
+    State(st): State<AppState>,
+    Query(p): Query<ListSchemasParams>,
+) -> ApiResult<SrJson<Vec<Schema>>> {
+    let all = st.registry.list_schemas(p.subject_prefix.as_deref(), p.deleted, p.latest_only).await?;
+    let out = all.iter().map(Schema::from).collect();
+    Ok(SrJson(page(out, p.offset, p.limit)))
+}
+
+/// The schema with a global id.
+#[utoipa::path(get, path = "/schemas/ids/{id}", tag = "schemas", params(("id" = i64, Path), ByIdParams),
+    responses((status = 200, description = "The schema", body = SchemaString),
+              (status = 404, description = "Schema not found (40403)", body = super::error::ErrorBody)))]
+pub async fn by_id(
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Query(p): Query<ByIdParams>,
+) -> ApiResult<SrJson<SchemaString>> {
+    let s = st.registry.schema_by_id(&p.context(), id).await?;
+    Ok(SrJson(SchemaString::from(s.as_ref())))
+}
+
+/// The schema text alone.
+#[utoipa::path(get, path = "/schemas/ids/{id}/schema", tag = "schemas", params(("id" = i64, Path), ByIdParams),
+    responses((status = 200, description = "The raw schema", body = String),
+              (status = 404, description = "Schema not found (40403)", body = super::error::ErrorBody)))]
+pub async fn raw_by_id(
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Query(p): Query<ByIdParams>,
+) -> ApiResult<impl IntoResponse> {
+    let s = st.registry.schema_by_id(&p.context(), id).await?;
+    Ok(([(header::CONTENT_TYPE, SR_CONTENT_TYPE)], s.schema.clone()))
+}
+
+/// Subjects that use a schema.
+#[utoipa::path(get, path = "/schemas/ids/{id}/subjects", tag = "schemas", params(("id" = i64, Path), ByIdParams),
+    responses((status = 200, description = "Subjects", body = Vec<String>),
+              (status = 404, description = "Schema not found (40403)", body = super::error::ErrorBody)))]
+pub async fn subjects_by_id(
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Query(p): Query<ByIdParams>,
+) -> ApiResult<SrJson<Vec<String>>> {
+    let usages = st.registry.schema_usages(&p.context(), id, p.deleted).await?;
+    let mut subjects: Vec<String> = usages.iter().map(|v| v.subject.display_name()).collect();
+    subjects.dedup();
+    Ok(SrJson(page(subjects, p.offset, p.limit)))
+}
+
+/// Subject versions that use a schema.
+#[utoipa::path(get, path = "/schemas/ids/{id}/versions", tag = "schemas", params(("id" = i64, Path), ByIdParams),
+    responses((status = 200, description = "Subject versions", body = Vec<SubjectVersion>),
+              (status = 404, description = "Schema not found (40403)", body = super::error::ErrorBody)))]
+pub async fn versions_by_id(
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Query(p): Query<ByIdParams>,
+) -> ApiResult<SrJson<Vec<SubjectVersion>>> {
+    let usages = st.registry.schema_usages(&p.context(), id, p.deleted).await?;
+    let out = usages
+        .iter()
+        .map(|v| SubjectVersion { subject: v.subject.display_name(), version: v.version })
+        .collect();
+    Ok(SrJson(page(out, p.offset, p.limit)))
+}

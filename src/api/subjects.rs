@@ -1,0 +1,366 @@
+//! `/subjects`: listing, lookup, registration, versions and deletes.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::ErrorBody;
+use super::schemas::Schema;
+use super::{page, subject, version, ApiResult, AppState, Path, Query, SrJson, SR_CONTENT_TYPE};
+use crate::registry::{guid, RegistryError, SchemaInput};
+use crate::types::{SchemaReference, SchemaType};
+
+/// A schema sent for registration, lookup or a compatibility test. Fields this registry does
+/// not act on (tag edits) are accepted and ignored.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterSchemaRequest {
+    #[serde(default)]
+    pub schema: Option<String>,
+    /// `AVRO` (default), `PROTOBUF` or `JSON`.
+    #[serde(default)]
+    pub schema_type: Option<String>,
+    #[serde(default)]
+    pub references: Option<Vec<SchemaReference>>,
+    /// Explicit version (IMPORT mode, or the next version).
+    #[serde(default)]
+    pub version: Option<i32>,
+    /// Explicit id (IMPORT mode only).
+    #[serde(default)]
+    pub id: Option<i64>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub rule_set: Option<Value>,
+}
+
+impl RegisterSchemaRequest {
+    pub fn into_input(self) -> ApiResult<SchemaInput> {
+        let schema_type = match self.schema_type.as_deref() {
+            None | Some("") => None,
+            Some(t) => Some(t.parse::<SchemaType>().map_err(RegistryError::InvalidSchema)?),
+        };
+        Ok(SchemaInput {
+            schema: self.schema.unwrap_or_default(),
+            schema_type,
+            references: self.references.unwrap_or_default(),
+            metadata: self.metadata.filter(|v| !v.is_null()),
+            rule_set: self.rule_set.filter(|v| !v.is_null()),
+            id: self.id.filter(|id| *id >= 0),
+            version: self.version,
+        })
+    }
+}
+
+/// The answer to a registration.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterSchemaResponse {
+    pub id: i64,
+    pub version: i32,
+    pub guid: String,
+    pub schema_type: SchemaType,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<SchemaReference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub rule_set: Option<Value>,
+    pub schema: String,
+    pub ts: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ListSubjectsParams {
+    /// Subject prefix; `:.ctx:` selects a context, `:*:` (default) all contexts.
+    subject_prefix: Option<String>,
+    /// Include soft-deleted subjects.
+    #[serde(default)]
+    deleted: bool,
+    /// Only soft-deleted subjects.
+    #[serde(default)]
+    deleted_only: bool,
+    offset: Option<usize>,
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct LookupParams {
+    /// Compare normalized forms.
+    #[serde(default)]
+    normalize: bool,
+    /// Also match soft-deleted versions.
+    #[serde(default)]
+    deleted: bool,
+    /// Accepted for compatibility.
+    #[allow(dead_code)]
+    format: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct RegisterParams {
+    /// Store the normalized form.
+    #[serde(default)]
+    normalize: bool,
+    /// Skip the compatibility check.
+    #[serde(default)]
+    force: bool,
+    /// Accepted for compatibility.
+    #[allow(dead_code)]
+    format: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct DeleteParams {
+    /// Delete for good (after a soft delete).
+    #[serde(default)]
+    permanent: bool,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct VersionsParams {
+    /// Include soft-deleted versions.
+    #[serde(default)]
+    deleted: bool,
+    /// Only soft-deleted versions.
+    #[serde(default)]
+    deleted_only: bool,
+    offset: Option<usize>,
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct VersionParams {
+    /// Also return a soft-deleted version.
+    #[serde(default)]
+    deleted: bool,
+    /// Accepted for compatibility.
+    #[allow(dead_code)]
+    format: Option<String>,
+    offset: Option<usize>,
+    limit: Option<i64>,
+}
+
+/// All subjects.
+#[utoipa::path(get, path = "/subjects", tag = "subjects", params(ListSubjectsParams),
+    responses((status = 200, description = "Subjects", body = Vec<String>)))]
+pub async fn list(
+    State(st): State<AppState>,
+    Query(p): Query<ListSubjectsParams>,
+) -> ApiResult<SrJson<Vec<String>>> {
+    let all = st.registry.subjects(p.subject_prefix.as_deref(), p.deleted, p.deleted_only).await?;
+    let names = all.iter().map(|s| s.display_name()).collect();
+    Ok(SrJson(page(names, p.offset, p.limit)))
+}
+
+/// Finds the version of a subject that holds a schema.
+#[utoipa::path(post, path = "/subjects/{subject}", tag = "subjects",
+    params(("subject" = String, Path), LookupParams), request_body = RegisterSchemaRequest,
+    responses((status = 200, description = "The matching version", body = Schema),
+              (status = 404, description = "Subject (40401) or schema (40403) not found", body = ErrorBody),
+              (status = 422, description = "Invalid schema (42201)", body = ErrorBody)))]
+pub async fn lookup(
+    State(st): State<AppState>,
+    Path(raw): Path<String>,
+    Query(p): Query<LookupParams>,
+    SrJson(body): SrJson<RegisterSchemaRequest>,
+) -> ApiResult<SrJson<Schema>> {
+    let s = subject(&raw)?;
+    let found = st.registry.lookup(&s, body.into_input()?, p.normalize, p.deleted).await?;
+    Ok(SrJson(Schema::from(&found)))
+}
+
+/// Deletes a subject: soft, or with `permanent=true` for good.
+#[utoipa::path(delete, path = "/subjects/{subject}", tag = "subjects",
+    params(("subject" = String, Path), DeleteParams),
+    responses((status = 200, description = "The deleted versions", body = Vec<i32>),
+              (status = 404, description = "40401, 40404, 40405", body = ErrorBody),
+              (status = 422, description = "Referenced (42206) or read-only (42205)", body = ErrorBody)))]
+pub async fn delete(
+    State(st): State<AppState>,
+    Path(raw): Path<String>,
+    Query(p): Query<DeleteParams>,
+) -> ApiResult<SrJson<Vec<i32>>> {
+    let s = subject(&raw)?;
+    Ok(SrJson(st.registry.delete_subject(&s, p.permanent).await?))
+}
+
+/// A subject's versions.
+#[utoipa::path(get, path = "/subjects/{subject}/versions", tag = "subjects",
+    params(("subject" = String, Path), VersionsParams),
+    responses((status = 200, description = "Version numbers", body = Vec<i32>),
+              (status = 404, description = "Subject not found (40401)", body = ErrorBody)))]
+pub async fn versions(
+    State(st): State<AppState>,
+    Path(raw): Path<String>,
+    Query(p): Query<VersionsParams>,
+) -> ApiResult<SrJson<Vec<i32>>> {
+    let s = subject(&raw)?;
+    let versions = st.registry.versions(&s, p.deleted, p.deleted_only).await?;
+    Ok(SrJson(page(versions, p.offset, p.limit)))
+}
+
+/// Registers a schema under a subject (or returns the existing version holding it).
+#[utoipa::path(post, path = "/subjects/{subject}/versions", tag = "subjects",
+    params(("subject" = String, Path), RegisterParams), request_body = RegisterSchemaRequest,
+    responses((status = 200, description = "Registered", body = RegisterSchemaResponse),
+              (status = 409, description = "Incompatible (40901, or 409 when configured)", body = ErrorBody),
+              (status = 422, description = "42201, 42205, 42207, 42208, 42209, 42210", body = ErrorBody)))]
+pub async fn register(
+    State(st): State<AppState>,
+    Path(raw): Path<String>,
+    Query(p): Query<RegisterParams>,
+    SrJson(body): SrJson<RegisterSchemaRequest>,
+) -> ApiResult<SrJson<RegisterSchemaResponse>> {
+    let s = subject(&raw)?;
+    let r = st.registry.register(&s, body.into_input()?, p.normalize, p.force).await?;
+    let schema = &r.schema;
+    Ok(SrJson(RegisterSchemaResponse {
+        id: schema.id,
+        version: r.version,
+        guid: guid(&schema.fingerprint),
+        schema_type: schema.schema_type,
+        references: schema.references.clone(),
+        metadata: schema.metadata.clone(),
+        rule_set: schema.rule_set.clone(),
+        schema: schema.schema.clone(),
+        ts: schema.created_at,
+    }))
+}
+
+/// One version of a subject (`latest` or `-1` for the newest).
+#[utoipa::path(get, path = "/subjects/{subject}/versions/{version}", tag = "subjects",
+    params(("subject" = String, Path), ("version" = String, Path), VersionParams),
+    responses((status = 200, description = "The version", body = Schema),
+              (status = 404, description = "40401, 40402", body = ErrorBody),
+              (status = 422, description = "Invalid version (42202)", body = ErrorBody)))]
+pub async fn get_version(
+    State(st): State<AppState>,
+    Path((raw, v)): Path<(String, String)>,
+    Query(p): Query<VersionParams>,
+) -> ApiResult<SrJson<Schema>> {
+    let (s, v) = (subject(&raw)?, version(&v)?);
+    Ok(SrJson(Schema::from(&st.registry.version(&s, v, p.deleted).await?)))
+}
+
+/// The schema text of one version.
+#[utoipa::path(get, path = "/subjects/{subject}/versions/{version}/schema", tag = "subjects",
+    params(("subject" = String, Path), ("version" = String, Path), VersionParams),
+    responses((status = 200, description = "The raw schema", body = String),
+              (status = 404, description = "40401, 40402", body = ErrorBody),
+              (status = 422, description = "Invalid version (42202)", body = ErrorBody)))]
+pub async fn get_version_schema(
+    State(st): State<AppState>,
+    Path((raw, v)): Path<(String, String)>,
+    Query(p): Query<VersionParams>,
+) -> ApiResult<impl IntoResponse> {
+    let (s, v) = (subject(&raw)?, version(&v)?);
+    let found = st.registry.version(&s, v, p.deleted).await?;
+    Ok(([(header::CONTENT_TYPE, SR_CONTENT_TYPE)], found.schema.schema.clone()))
+}
+
+/// Deletes one version: soft, or with `permanent=true` for good.
+#[utoipa::path(delete, path = "/subjects/{subject}/versions/{version}", tag = "subjects",
+    params(("subject" = String, Path), ("version" = String, Path), DeleteParams),
+    responses((status = 200, description = "The deleted version", body = i32),
+              (status = 404, description = "40401, 40402, 40406, 40407", body = ErrorBody),
+              (status = 422, description = "42202, 42205, 42206", body = ErrorBody)))]
+pub async fn delete_version(
+    State(st): State<AppState>,
+    Path((raw, v)): Path<(String, String)>,
+    Query(p): Query<DeleteParams>,
+) -> ApiResult<SrJson<i32>> {
+    let (s, v) = (subject(&raw)?, version(&v)?);
+    Ok(SrJson(st.registry.delete_version(&s, v, p.permanent).await?))
+}
+
+/// Ids of the schemas that reference a version.
+#[utoipa::path(get, path = "/subjects/{subject}/versions/{version}/referencedby", tag = "subjects",
+    params(("subject" = String, Path), ("version" = String, Path), VersionParams),
+    responses((status = 200, description = "Referencing schema ids", body = Vec<i64>),
+              (status = 404, description = "40401, 40402", body = ErrorBody),
+              (status = 422, description = "Invalid version (42202)", body = ErrorBody)))]
+pub async fn referenced_by(
+    State(st): State<AppState>,
+    Path((raw, v)): Path<(String, String)>,
+    Query(p): Query<VersionParams>,
+) -> ApiResult<SrJson<Vec<i64>>> {
+    let (s, v) = (subject(&raw)?, version(&v)?);
+    let ids = st.registry.referenced_by(&s, v, p.deleted).await?;
+    Ok(SrJson(page(ids, p.offset, p.limit)))
+}
+
+/// Compatibility check result.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CompatibilityResult {
+    pub is_compatible: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct CompatibilityParams {
+    /// Compare normalized forms.
+    #[serde(default)]
+    normalize: bool,
+    /// Return the reasons for a failure (and an invalid schema as a failure, not a 422).
+    #[serde(default)]
+    verbose: bool,
+}
+
+/// Tests a schema against one version of a subject.
+#[utoipa::path(post, path = "/compatibility/subjects/{subject}/versions/{version}", tag = "compatibility",
+    params(("subject" = String, Path), ("version" = String, Path), CompatibilityParams),
+    request_body = RegisterSchemaRequest,
+    responses((status = 200, description = "Verdict", body = CompatibilityResult),
+              (status = 404, description = "40401, 40402", body = ErrorBody),
+              (status = 422, description = "42201, 42202", body = ErrorBody)))]
+pub async fn compatibility_with_version(
+    State(st): State<AppState>,
+    Path((raw, v)): Path<(String, String)>,
+    Query(p): Query<CompatibilityParams>,
+    SrJson(body): SrJson<RegisterSchemaRequest>,
+) -> ApiResult<SrJson<CompatibilityResult>> {
+    let (s, v) = (subject(&raw)?, version(&v)?);
+    let (ok, messages) =
+        st.registry.test_compatibility(&s, Some(v), body.into_input()?, p.normalize, p.verbose).await?;
+    Ok(SrJson(CompatibilityResult { is_compatible: ok, messages }))
+}
+
+/// Tests a schema against the versions a registration would be checked against.
+#[utoipa::path(post, path = "/compatibility/subjects/{subject}/versions", tag = "compatibility",
+    params(("subject" = String, Path), CompatibilityParams), request_body = RegisterSchemaRequest,
+    responses((status = 200, description = "Verdict", body = CompatibilityResult),
+              (status = 422, description = "Invalid schema (42201)", body = ErrorBody)))]
+pub async fn compatibility_with_all(
+    State(st): State<AppState>,
+    Path(raw): Path<String>,
+    Query(p): Query<CompatibilityParams>,
+    SrJson(body): SrJson<RegisterSchemaRequest>,
+) -> ApiResult<SrJson<CompatibilityResult>> {
+    let s = subject(&raw)?;
+    let (ok, messages) =
+        st.registry.test_compatibility(&s, None, body.into_input()?, p.normalize, p.verbose).await?;
+    Ok(SrJson(CompatibilityResult { is_compatible: ok, messages }))
+}
