@@ -247,7 +247,7 @@ impl Registry {
             Some(p) => (Some(DEFAULT_CONTEXT.to_owned()), Some(p.to_owned())),
         };
         let all = session.subjects(context.as_deref()).await?;
-        Ok(all
+        let mut subjects: Vec<QualifiedSubject> = all
             .into_iter()
             .filter(|s| prefix.as_deref().is_none_or(|p| s.subject.name.starts_with(p)))
             .filter(|s| {
@@ -259,7 +259,10 @@ impl Registry {
                 }
             })
             .map(|s| s.subject)
-            .collect())
+            .collect();
+        // Sorted by the name clients see, so `:.ctx:name` sorts before plain names.
+        subjects.sort_by_key(QualifiedSubject::display_name);
+        Ok(subjects)
     }
 
     /// Version numbers of a subject; 40401 when it has none to show.

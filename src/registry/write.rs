@@ -265,7 +265,10 @@ impl Registry {
             return Err(read_only(subject));
         }
         let versions = s.versions(subject).await?;
-        let v = pick_version(subject, &versions, version, permanent)?;
+        // `latest` is the newest live version for a soft delete; a numbered version is found
+        // even when soft-deleted, so a second soft delete answers 40406 rather than 40402.
+        let include_deleted = permanent || matches!(version, VersionId::Number(_));
+        let v = pick_version(subject, &versions, version, include_deleted)?;
         if permanent && !v.deleted {
             return Err(RegistryError::VersionNotSoftDeleted(subject.display_name(), v.version));
         }

@@ -1,0 +1,81 @@
+//! Registration is atomic per subject: concurrent writers never produce duplicate or missing
+//! versions, nor two ids for one schema.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::helpers::{on_both_backends, TestApp};
+
+on_both_backends!(same_schema_fifty_times, fifty_compatible_schemas, same_schema_many_subjects);
+
+async fn same_schema_fifty_times(app: TestApp) {
+    let app = Arc::new(app);
+    let schema = json!({"type": "record", "name": "Same", "fields": [{"name": "a", "type": "int"}]});
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (app, schema) = (app.clone(), schema.clone());
+            tokio::spawn(async move { app.register("same", &schema).await })
+        })
+        .collect();
+    let mut ids = BTreeSet::new();
+    let mut versions = BTreeSet::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert!(status.is_success(), "{body}");
+        ids.insert(body["id"].as_i64().unwrap());
+        versions.insert(body["version"].as_i64().unwrap());
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(versions, BTreeSet::from([1]));
+    assert_eq!(app.get("/subjects/same/versions").await.1, json!([1]));
+}
+
+async fn fifty_compatible_schemas(app: TestApp) {
+    let app = Arc::new(app);
+    // Each schema adds one optional field; any order of them is BACKWARD compatible.
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let schema = json!({"type": "record", "name": "Grow", "fields": [
+                    {"name": "id", "type": "long"},
+                    {"name": format!("f{i}"), "type": "int", "default": 0}
+                ]});
+                app.register("grow", &schema).await
+            })
+        })
+        .collect();
+    let mut versions = Vec::new();
+    let mut ids = BTreeSet::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert!(status.is_success(), "{body}");
+        versions.push(body["version"].as_i64().unwrap());
+        ids.insert(body["id"].as_i64().unwrap());
+    }
+    versions.sort();
+    assert_eq!(versions, (1..=50).collect::<Vec<_>>());
+    assert_eq!(ids.len(), 50);
+    let (_, listed) = app.get("/subjects/grow/versions").await;
+    assert_eq!(listed, json!((1..=50).collect::<Vec<_>>()));
+}
+
+async fn same_schema_many_subjects(app: TestApp) {
+    let app = Arc::new(app);
+    let schema = json!({"type": "record", "name": "Shared", "fields": [{"name": "a", "type": "int"}]});
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (app, schema) = (app.clone(), schema.clone());
+            tokio::spawn(async move { app.register(&format!("subject-{i}"), &schema).await })
+        })
+        .collect();
+    let mut ids = BTreeSet::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert!(status.is_success(), "{body}");
+        ids.insert(body["id"].as_i64().unwrap());
+    }
+    assert_eq!(ids.len(), 1, "one schema, one id across subjects: {ids:?}");
+}

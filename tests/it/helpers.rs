@@ -1,0 +1,188 @@
+//! Test harness: the real server (the same start-up path as the binary) on port 0, with a
+//! fresh PostgreSQL database or a fresh SQLite file per test.
+
+use std::path::PathBuf;
+
+use accord::config::ServerConfig;
+use accord::startup::Application;
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+pub const CT: &str = "application/vnd.schemaregistry.v1+json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// The PostgreSQL server tests create their databases on.
+pub fn admin_url() -> String {
+    std::env::var("ACCORD_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn database_url(name: &str) -> String {
+    let admin = admin_url();
+    match admin.rfind('/') {
+        Some(i) => format!("{}/{name}", &admin[..i]),
+        None => admin,
+    }
+}
+
+/// Runs one SQL statement on the admin database (blocking; used from Drop too).
+fn admin_exec(sql: String) {
+    let run = move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async move {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&admin_url())
+                .await
+                .expect("PostgreSQL must be reachable for the tests (see README)");
+            sqlx::query(&sql).execute(&mut conn).await.expect("admin statement");
+        });
+    };
+    std::thread::spawn(run).join().expect("admin thread");
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub backend: Backend,
+    db_name: Option<String>,
+    _dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut ServerConfig)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (db_name, database_url) = match backend {
+            Backend::Postgres => {
+                let name = format!("accord_test_{}", uuid::Uuid::new_v4().simple());
+                admin_exec(format!("CREATE DATABASE {name}"));
+                let url = database_url(&name);
+                (Some(name), Some(url))
+            }
+            Backend::Sqlite => (None, None),
+        };
+        let mut config = ServerConfig::ephemeral(database_url, PathBuf::from(dir.path()));
+        tweak(&mut config);
+        let app = Application::build(config).await.expect("server starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        Self {
+            base,
+            client: Client::new(),
+            backend,
+            db_name,
+            _dir: dir,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        read(self.client.get(self.url(path)).send().await.expect("request")).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        read(self.client.delete(self.url(path)).send().await.expect("request")).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send("POST", path, body).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send("PUT", path, body).await
+    }
+
+    async fn send(&self, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let r = self
+            .client
+            .request(method, self.url(path))
+            .header("content-type", CT)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request");
+        read(r).await
+    }
+
+    /// Registers an Avro schema; returns status and body.
+    pub async fn register(&self, subject: &str, schema: &Value) -> (StatusCode, Value) {
+        self.post(&format!("/subjects/{subject}/versions"), json!({ "schema": schema.to_string() }))
+            .await
+    }
+
+    /// Registers and expects success; returns the id.
+    pub async fn register_ok(&self, subject: &str, schema: &Value) -> i64 {
+        let (status, body) = self.register(subject, schema).await;
+        assert_eq!(status, StatusCode::OK, "register {subject}: {body}");
+        body["id"].as_i64().expect("id")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(name) = self.db_name.take() {
+            admin_exec(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+pub async fn read(r: Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let text = r.text().await.expect("body");
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, value)
+}
+
+/// Asserts a Confluent error answer.
+#[track_caller]
+pub fn assert_error(got: &(StatusCode, Value), status: u16, code: u64) {
+    assert_eq!(got.0.as_u16(), status, "status of {}", got.1);
+    assert_eq!(got.1["error_code"].as_u64(), Some(code), "error_code of {}", got.1);
+    assert!(got.1["message"].as_str().is_some_and(|m| !m.is_empty()), "message of {}", got.1);
+}
+
+/// A record schema with the given fields (`name: type`).
+pub fn record(name: &str, fields: &[Value]) -> Value {
+    json!({ "type": "record", "name": name, "fields": fields })
+}
+
+/// Generates a `postgres` and a `sqlite` test for each async test function `f(app)`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use $crate::helpers::{Backend, TestApp};
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(TestApp::spawn(Backend::Postgres).await).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(TestApp::spawn(Backend::Sqlite).await).await;
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_both_backends;
