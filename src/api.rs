@@ -14,9 +14,9 @@ use serde::Serialize;
 use crate::registry::Registry;
 use crate::types::{QualifiedSubject, VersionId};
 
-pub mod error;
 mod config;
 mod contexts;
+pub mod error;
 mod health;
 mod mode;
 pub mod openapi;
@@ -59,7 +59,12 @@ impl<T: Serialize> IntoResponse for SrJson<T> {
             Ok(body) => ([(header::CONTENT_TYPE, SR_CONTENT_TYPE)], body).into_response(),
             Err(e) => {
                 tracing::error!(error = %e, "response serialisation failed");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 500, "Internal Server Error").into_response()
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    500,
+                    "Internal Server Error",
+                )
+                .into_response()
             }
         }
     }
@@ -72,7 +77,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for SrJson<T> {
         if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
             let ct = ct.to_str().unwrap_or_default();
             let media = ct.split(';').next().unwrap_or_default().trim();
-            if !ACCEPTED_CONTENT_TYPES.iter().any(|a| a.eq_ignore_ascii_case(media)) {
+            if !ACCEPTED_CONTENT_TYPES
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(media))
+            {
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     415,
@@ -105,15 +113,17 @@ async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
-        let is_limit = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if is_limit {
-            too_large()
-        } else {
-            ApiError::bad_request(format!("Could not read the request body: {e}"))
-        }
-    })
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|e| {
+            let is_limit = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if is_limit {
+                too_large()
+            } else {
+                ApiError::bad_request(format!("Could not read the request body: {e}"))
+            }
+        })
 }
 
 /// Query parameters, with a JSON 400 when they do not parse.
@@ -143,6 +153,13 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
             .map(|p| Path(p.0))
             .map_err(|_| ApiError::not_found())
     }
+}
+
+/// A boolean query flag, read as the reference does (Java's `Boolean.valueOf`): `true` in any
+/// case is true, anything else false. Clients send `True`/`False` as often as `true`.
+fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+    Ok(s.eq_ignore_ascii_case("true"))
 }
 
 /// Parses a subject from the URL (42208 when invalid).

@@ -14,7 +14,11 @@ pub struct Previous<'a> {
 /// Checks `new` against `previous` (ascending by version, live versions only) at `level`.
 /// Returns the messages describing every problem found with the first failing version (newest
 /// first), in the Confluent verbose format; empty means compatible.
-pub fn check(level: CompatibilityLevel, new: &dyn ParsedSchema, previous: &[Previous]) -> Vec<String> {
+pub fn check(
+    level: CompatibilityLevel,
+    new: &dyn ParsedSchema,
+    previous: &[Previous],
+) -> Vec<String> {
     use CompatibilityLevel::*;
     let (backward, forward) = match level {
         None => return Vec::new(),
@@ -22,7 +26,10 @@ pub fn check(level: CompatibilityLevel, new: &dyn ParsedSchema, previous: &[Prev
         Forward | ForwardTransitive => (false, true),
         Full | FullTransitive => (true, true),
     };
-    let transitive = matches!(level, BackwardTransitive | ForwardTransitive | FullTransitive);
+    let transitive = matches!(
+        level,
+        BackwardTransitive | ForwardTransitive | FullTransitive
+    );
     let against: Vec<&Previous> = if transitive {
         previous.iter().rev().collect()
     } else {
@@ -44,7 +51,10 @@ pub fn check(level: CompatibilityLevel, new: &dyn ParsedSchema, previous: &[Prev
         }
         if !messages.is_empty() {
             messages.push(format!("{{oldSchemaVersion: {}}}", old.version));
-            messages.push(format!("{{oldSchema: '{}'}}", truncate(old.schema.canonical(), 10 * 1024)));
+            messages.push(format!(
+                "{{oldSchema: '{}'}}",
+                truncate(old.schema.canonical(), 10 * 1024)
+            ));
             messages.push(format!(
                 "{{validateFields: 'false', compatibility: '{}'}}",
                 level.as_str()
@@ -56,7 +66,10 @@ pub fn check(level: CompatibilityLevel, new: &dyn ParsedSchema, previous: &[Prev
 }
 
 fn render(i: &Incompatibility, reader: &str, writer: &str) -> String {
-    let description = i.description.replace("{reader}", reader).replace("{writer}", writer);
+    let description = i
+        .description
+        .replace("{reader}", reader)
+        .replace("{writer}", writer);
     format!(
         "{{errorType:'{}', description:'{}', additionalInfo:'{}'}}",
         i.kind, description, i.info

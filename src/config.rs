@@ -59,7 +59,8 @@ pub struct ServerConfig {
 }
 
 fn parse_level(s: &str) -> Result<CompatibilityLevel, String> {
-    s.parse().map_err(|_| format!("unknown compatibility level '{s}'"))
+    s.parse()
+        .map_err(|_| format!("unknown compatibility level '{s}'"))
 }
 
 impl ServerConfig {
@@ -84,7 +85,10 @@ impl ServerConfig {
         let mut problems = Vec::new();
         if let Some(url) = &self.database_url {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                problems.push(format!("DATABASE_URL must be a postgres:// URL, got '{}'", redact(url)));
+                problems.push(format!(
+                    "DATABASE_URL must be a postgres:// URL, got '{}'",
+                    redact(url)
+                ));
             }
         }
         if self.db_max_connections == 0 {
@@ -94,7 +98,8 @@ impl ServerConfig {
             problems.push("ACCORD_MAX_BODY_BYTES must be at least 1024".into());
         }
         if self.max_schema_bytes == 0 || self.max_schema_bytes > self.max_body_bytes {
-            problems.push("ACCORD_MAX_SCHEMA_BYTES must be between 1 and ACCORD_MAX_BODY_BYTES".into());
+            problems
+                .push("ACCORD_MAX_SCHEMA_BYTES must be between 1 and ACCORD_MAX_BODY_BYTES".into());
         }
         if ![409, 40901].contains(&self.incompatible_error_code) {
             problems.push("ACCORD_INCOMPATIBLE_ERROR_CODE must be 409 or 40901".into());

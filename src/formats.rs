@@ -68,17 +68,25 @@ pub struct Formats {
 
 impl Default for Formats {
     fn default() -> Self {
-        Self { formats: vec![Box::new(avro::AvroFormat)] }
+        Self {
+            formats: vec![Box::new(avro::AvroFormat)],
+        }
     }
 }
 
 impl Formats {
     pub fn get(&self, t: SchemaType) -> Option<&dyn Format> {
-        self.formats.iter().find(|f| f.schema_type() == t).map(|f| f.as_ref())
+        self.formats
+            .iter()
+            .find(|f| f.schema_type() == t)
+            .map(|f| f.as_ref())
     }
 
     pub fn supported(&self) -> Vec<SchemaType> {
-        SchemaType::ALL.into_iter().filter(|t| self.get(*t).is_some()).collect()
+        SchemaType::ALL
+            .into_iter()
+            .filter(|t| self.get(*t).is_some())
+            .collect()
     }
 
     pub fn parse(
@@ -87,8 +95,9 @@ impl Formats {
         schema: &str,
         references: &[ResolvedReference],
     ) -> Result<Arc<dyn ParsedSchema>, InvalidSchema> {
-        let format =
-            self.get(t).ok_or_else(|| InvalidSchema(format!("Invalid schema type {t}")))?;
+        let format = self
+            .get(t)
+            .ok_or_else(|| InvalidSchema(format!("Invalid schema type {t}")))?;
         format.parse(schema, references)
     }
 }

@@ -44,7 +44,10 @@ pub enum RegistryError {
     #[error("Subject '{0}' does not have subject-level mode configured")]
     SubjectModeNotFound(String),
     #[error("Schema being registered is incompatible with an earlier schema for subject \"{subject}\", details: [{}]", .messages.join(", "))]
-    Incompatible { subject: String, messages: Vec<String> },
+    Incompatible {
+        subject: String,
+        messages: Vec<String>,
+    },
     #[error("{0}")]
     InvalidSchema(String),
     #[error(transparent)]
@@ -173,7 +176,9 @@ impl Registry {
         if let Some(s) = self.schemas.get(&key) {
             return Ok(Some(s));
         }
-        let Some(record) = session.schema_by_id(context, id).await? else { return Ok(None) };
+        let Some(record) = session.schema_by_id(context, id).await? else {
+            return Ok(None);
+        };
         let record = Arc::new(record);
         self.schemas.insert(key, record.clone());
         Ok(Some(record))
@@ -189,7 +194,10 @@ impl Registry {
         self.schema_by_id(context, id).await?;
         let mut session = self.store.read().await?;
         let usages = session.usages(context, id).await?;
-        Ok(usages.into_iter().filter(|v| include_deleted || !v.deleted).collect())
+        Ok(usages
+            .into_iter()
+            .filter(|v| include_deleted || !v.deleted)
+            .collect())
     }
 
     /// `GET /schemas`: the schemas of every subject version matching the filters.
@@ -218,11 +226,18 @@ impl Registry {
                     }
                 }
             }
-            let Some(schema) = self.load_schema(session.as_mut(), &v.subject.context, v.schema_id).await?
+            let Some(schema) = self
+                .load_schema(session.as_mut(), &v.subject.context, v.schema_id)
+                .await?
             else {
                 continue;
             };
-            out.push(SubjectSchema { subject: v.subject, version: v.version, deleted: v.deleted, schema });
+            out.push(SubjectSchema {
+                subject: v.subject,
+                version: v.version,
+                deleted: v.deleted,
+                schema,
+            });
         }
         Ok(out)
     }
@@ -249,7 +264,11 @@ impl Registry {
         let all = session.subjects(context.as_deref()).await?;
         let mut subjects: Vec<QualifiedSubject> = all
             .into_iter()
-            .filter(|s| prefix.as_deref().is_none_or(|p| s.subject.name.starts_with(p)))
+            .filter(|s| {
+                prefix
+                    .as_deref()
+                    .is_none_or(|p| s.subject.name.starts_with(p))
+            })
             .filter(|s| {
                 let soft_deleted = s.live_versions == 0;
                 if deleted_only {
@@ -276,7 +295,13 @@ impl Registry {
         let all = session.versions(subject).await?;
         let shown: Vec<i32> = all
             .iter()
-            .filter(|v| if deleted_only { v.deleted } else { deleted || !v.deleted })
+            .filter(|v| {
+                if deleted_only {
+                    v.deleted
+                } else {
+                    deleted || !v.deleted
+                }
+            })
             .map(|v| v.version)
             .collect();
         if shown.is_empty() && (all.is_empty() || !deleted_only) {
@@ -300,7 +325,12 @@ impl Registry {
             .load_schema(session.as_mut(), &subject.context, v.schema_id)
             .await?
             .ok_or_else(|| RegistryError::SchemaNotFound(v.schema_id.to_string()))?;
-        Ok(SubjectSchema { subject: subject.clone(), version: v.version, deleted: v.deleted, schema })
+        Ok(SubjectSchema {
+            subject: subject.clone(),
+            version: v.version,
+            deleted: v.deleted,
+            schema,
+        })
     }
 
     /// Ids of the schemas that reference a subject version.
@@ -314,7 +344,11 @@ impl Registry {
         let all = session.versions(subject).await?;
         let v = pick_version(subject, &all, version, include_deleted)?;
         let referrers = session.referrers(subject, v.version).await?;
-        Ok(referrers.into_iter().filter(|(_, live)| include_deleted || *live).map(|(id, _)| id).collect())
+        Ok(referrers
+            .into_iter()
+            .filter(|(_, live)| include_deleted || *live)
+            .map(|(id, _)| id)
+            .collect())
     }
 
     /// Contexts in use; the default context is always listed.
@@ -337,11 +371,21 @@ impl Registry {
     ) -> Result<SubjectSchema> {
         let mut session = self.store.read().await?;
         let schema_type = input.schema_type.unwrap_or(SchemaType::Avro);
-        let (resolved, _, refs) =
-            self.resolve_references(session.as_mut(), &subject.context, &input.references).await?;
+        let (resolved, _, refs) = self
+            .resolve_references(session.as_mut(), &subject.context, &input.references)
+            .await?;
         let parsed = self.formats.parse(schema_type, &input.schema, &resolved)?;
-        let normalize = normalize || self.config_in_scope(session.as_mut(), subject).await?.normalize.unwrap_or(false);
-        let text = if normalize { parsed.normalized() } else { parsed.canonical().to_owned() };
+        let normalize = normalize
+            || self
+                .config_in_scope(session.as_mut(), subject)
+                .await?
+                .normalize
+                .unwrap_or(false);
+        let text = if normalize {
+            parsed.normalized()
+        } else {
+            parsed.canonical().to_owned()
+        };
         let hash = content_hash(schema_type, &text, &refs);
         let mut candidates = session.versions_with_content(subject, &hash).await?;
         if candidates.is_empty() && normalize {
@@ -358,18 +402,36 @@ impl Registry {
             if v.deleted && !include_deleted {
                 continue;
             }
-            let Some(schema) = self.load_schema(session.as_mut(), &subject.context, v.schema_id).await?
+            let Some(schema) = self
+                .load_schema(session.as_mut(), &subject.context, v.schema_id)
+                .await?
             else {
                 continue;
             };
-            if input.metadata.as_ref().is_some_and(|m| schema.metadata.as_ref() != Some(m))
-                || input.rule_set.as_ref().is_some_and(|r| schema.rule_set.as_ref() != Some(r))
+            if input
+                .metadata
+                .as_ref()
+                .is_some_and(|m| schema.metadata.as_ref() != Some(m))
+                || input
+                    .rule_set
+                    .as_ref()
+                    .is_some_and(|r| schema.rule_set.as_ref() != Some(r))
             {
                 continue;
             }
-            return Ok(SubjectSchema { subject: subject.clone(), version: v.version, deleted: v.deleted, schema });
+            return Ok(SubjectSchema {
+                subject: subject.clone(),
+                version: v.version,
+                deleted: v.deleted,
+                schema,
+            });
         }
-        if session.versions(subject).await?.iter().all(|v| v.deleted && !include_deleted) {
+        if session
+            .versions(subject)
+            .await?
+            .iter()
+            .all(|v| v.deleted && !include_deleted)
+        {
             return Err(RegistryError::SubjectNotFound(subject.display_name()));
         }
         Err(RegistryError::SchemaNotFound(String::new()))
@@ -384,7 +446,11 @@ impl Registry {
         session: &mut dyn Session,
         context: &str,
         references: &[SchemaReference],
-    ) -> Result<(Vec<ResolvedReference>, Vec<ReferenceEdge>, Vec<SchemaReference>)> {
+    ) -> Result<(
+        Vec<ResolvedReference>,
+        Vec<ReferenceEdge>,
+        Vec<SchemaReference>,
+    )> {
         let mut resolved = Vec::new();
         let mut edges = Vec::new();
         let mut pinned = Vec::new();
@@ -396,14 +462,22 @@ impl Registry {
                 .await?
                 .ok_or_else(|| RegistryError::SchemaNotFound(version.schema_id.to_string()))?;
             let mut stack = vec![(target.context.clone(), schema.id)];
-            self.collect_transitive(session, &schema, &mut resolved, &mut seen, &mut stack).await?;
+            self.collect_transitive(session, &schema, &mut resolved, &mut seen, &mut stack)
+                .await?;
             resolved.push(ResolvedReference {
                 name: r.name.clone(),
                 schema_type: schema.schema_type,
                 schema: schema.schema.clone(),
             });
-            edges.push(ReferenceEdge { name: r.name.clone(), target, version: version.version });
-            pinned.push(SchemaReference { version: version.version, ..r.clone() });
+            edges.push(ReferenceEdge {
+                name: r.name.clone(),
+                target,
+                version: version.version,
+            });
+            pinned.push(SchemaReference {
+                version: version.version,
+                ..r.clone()
+            });
         }
         Ok((resolved, edges, pinned))
     }
@@ -415,7 +489,11 @@ impl Registry {
         r: &SchemaReference,
     ) -> Result<(QualifiedSubject, VersionRecord)> {
         let target = QualifiedSubject::parse_in(&r.subject, context)?;
-        let id = if r.version == -1 { VersionId::Latest } else { VersionId::parse(&r.version.to_string())? };
+        let id = if r.version == -1 {
+            VersionId::Latest
+        } else {
+            VersionId::parse(&r.version.to_string())?
+        };
         let versions = session.versions(&target).await?;
         let v = pick_version(&target, &versions, id, true).map_err(|_| {
             RegistryError::InvalidSchema(format!(
@@ -453,7 +531,8 @@ impl Registry {
                     .await?
                     .ok_or_else(|| RegistryError::SchemaNotFound(version.schema_id.to_string()))?;
                 stack.push(key);
-                self.collect_transitive(session, &child, out, seen, stack).await?;
+                self.collect_transitive(session, &child, out, seen, stack)
+                    .await?;
                 stack.pop();
                 out.push(ResolvedReference {
                     name: r.name.clone(),
@@ -475,12 +554,18 @@ impl Registry {
         if let Some(p) = self.parsed.get(&key) {
             return Ok(Some(p));
         }
-        let Some(schema) = self.load_schema(session, &v.subject.context, v.schema_id).await? else {
+        let Some(schema) = self
+            .load_schema(session, &v.subject.context, v.schema_id)
+            .await?
+        else {
             return Ok(None);
         };
-        let (resolved, _, _) =
-            self.resolve_references(session, &schema.context, &schema.references).await?;
-        let parsed = self.formats.parse(schema.schema_type, &schema.schema, &resolved)?;
+        let (resolved, _, _) = self
+            .resolve_references(session, &schema.context, &schema.references)
+            .await?;
+        let parsed = self
+            .formats
+            .parse(schema.schema_type, &schema.schema, &resolved)?;
         self.parsed.insert(key, parsed.clone());
         Ok(Some(parsed))
     }
@@ -508,7 +593,9 @@ fn pick_version(
         VersionId::Latest => all.iter().rev().find(visible),
         VersionId::Number(n) => all.iter().find(|v| v.version == n).filter(visible),
     };
-    found.cloned().ok_or_else(|| RegistryError::VersionNotFound(version.to_string()))
+    found
+        .cloned()
+        .ok_or_else(|| RegistryError::VersionNotFound(version.to_string()))
 }
 
 fn md5_hex(parts: &[&str]) -> String {
@@ -527,7 +614,11 @@ pub fn content_hash(t: SchemaType, text: &str, refs: &[SchemaReference]) -> Stri
 }
 
 /// The schema's identity within a context: content plus metadata and ruleSet.
-pub fn fingerprint(content_hash: &str, metadata: Option<&Value>, rule_set: Option<&Value>) -> String {
+pub fn fingerprint(
+    content_hash: &str,
+    metadata: Option<&Value>,
+    rule_set: Option<&Value>,
+) -> String {
     let m = metadata.map(Value::to_string).unwrap_or_default();
     let r = rule_set.map(Value::to_string).unwrap_or_default();
     md5_hex(&[content_hash, &m, &r])

@@ -52,7 +52,11 @@ impl Application {
         };
         let listener = TcpListener::bind(config.listen).await?;
         let port = listener.local_addr()?.port();
-        Ok(Self { listener, app: router::app(state), port })
+        Ok(Self {
+            listener,
+            app: router::app(state),
+            port,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -60,9 +64,14 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         tracing::info!(port = self.port, "accord-server listening");
-        axum::serve(self.listener, self.app).with_graceful_shutdown(shutdown).await
+        axum::serve(self.listener, self.app)
+            .with_graceful_shutdown(shutdown)
+            .await
     }
 
     /// Serves until SIGTERM or Ctrl-C.

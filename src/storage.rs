@@ -143,10 +143,16 @@ pub trait Session: Send {
         edges: &[ReferenceEdge],
     ) -> StoreResult<bool>;
     async fn insert_version(&mut self, version: &VersionRecord) -> StoreResult<()>;
-    async fn soft_delete(&mut self, subject: &QualifiedSubject, versions: &[i32])
-        -> StoreResult<()>;
-    async fn hard_delete(&mut self, subject: &QualifiedSubject, versions: &[i32])
-        -> StoreResult<()>;
+    async fn soft_delete(
+        &mut self,
+        subject: &QualifiedSubject,
+        versions: &[i32],
+    ) -> StoreResult<()>;
+    async fn hard_delete(
+        &mut self,
+        subject: &QualifiedSubject,
+        versions: &[i32],
+    ) -> StoreResult<()>;
     /// Removes schema `id` if no subject version uses it any more; true when it did.
     async fn delete_schema_if_unused(&mut self, context: &str, id: i64) -> StoreResult<bool>;
 

@@ -74,15 +74,23 @@ impl QualifiedSubject {
         }
         let (context, name) = match raw.strip_prefix(':') {
             Some(rest) => {
-                let (ctx, name) = rest.split_once(':').ok_or_else(|| InvalidSubject(raw.to_owned()))?;
-                (normalize_context(ctx).ok_or_else(|| InvalidSubject(raw.to_owned()))?, name)
+                let (ctx, name) = rest
+                    .split_once(':')
+                    .ok_or_else(|| InvalidSubject(raw.to_owned()))?;
+                (
+                    normalize_context(ctx).ok_or_else(|| InvalidSubject(raw.to_owned()))?,
+                    name,
+                )
             }
             None => (DEFAULT_CONTEXT.to_owned(), raw),
         };
         if name == "__GLOBAL" || name == "__EMPTY" {
             return Err(InvalidSubject(raw.to_owned()));
         }
-        Ok(Self { context, name: name.to_owned() })
+        Ok(Self {
+            context,
+            name: name.to_owned(),
+        })
     }
 
     /// A subject named relative to another one: an unqualified reference lives in the context
@@ -123,9 +131,15 @@ impl fmt::Display for QualifiedSubject {
 
 /// Contexts are written `.name`; `.` is the default one. A bare name gets its dot.
 pub fn normalize_context(raw: &str) -> Option<String> {
-    let ctx = if raw.starts_with('.') { raw.to_owned() } else { format!(".{raw}") };
+    let ctx = if raw.starts_with('.') {
+        raw.to_owned()
+    } else {
+        format!(".{raw}")
+    };
     let valid = ctx == "."
-        || ctx[1..].chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        || ctx[1..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
     valid.then_some(ctx)
 }
 
@@ -212,7 +226,10 @@ impl FromStr for CompatibilityLevel {
     type Err = ();
     /// Case-insensitive, as the reference accepts `backward` as well as `BACKWARD`.
     fn from_str(s: &str) -> Result<Self, ()> {
-        Self::ALL.into_iter().find(|l| l.as_str().eq_ignore_ascii_case(s)).ok_or(())
+        Self::ALL
+            .into_iter()
+            .find(|l| l.as_str().eq_ignore_ascii_case(s))
+            .ok_or(())
     }
 }
 
@@ -251,10 +268,16 @@ impl Mode {
 impl FromStr for Mode {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
-        [Mode::Readwrite, Mode::Readonly, Mode::ReadonlyOverride, Mode::Import, Mode::Forward]
-            .into_iter()
-            .find(|m| m.as_str().eq_ignore_ascii_case(s))
-            .ok_or(())
+        [
+            Mode::Readwrite,
+            Mode::Readonly,
+            Mode::ReadonlyOverride,
+            Mode::Import,
+            Mode::Forward,
+        ]
+        .into_iter()
+        .find(|m| m.as_str().eq_ignore_ascii_case(s))
+        .ok_or(())
     }
 }
 
@@ -267,7 +290,10 @@ mod tests {
         let s = QualifiedSubject::parse("orders-value").unwrap();
         assert_eq!((s.context.as_str(), s.name.as_str()), (".", "orders-value"));
         let s = QualifiedSubject::parse(":.payments:orders-value").unwrap();
-        assert_eq!((s.context.as_str(), s.name.as_str()), (".payments", "orders-value"));
+        assert_eq!(
+            (s.context.as_str(), s.name.as_str()),
+            (".payments", "orders-value")
+        );
         assert_eq!(s.display_name(), ":.payments:orders-value");
         let s = QualifiedSubject::parse(":payments:x").unwrap();
         assert_eq!(s.context, ".payments");
@@ -292,7 +318,10 @@ mod tests {
 
     #[test]
     fn levels_and_modes_parse_case_insensitively() {
-        assert_eq!("full_transitive".parse(), Ok(CompatibilityLevel::FullTransitive));
+        assert_eq!(
+            "full_transitive".parse(),
+            Ok(CompatibilityLevel::FullTransitive)
+        );
         assert!("SIDEWAYS".parse::<CompatibilityLevel>().is_err());
         assert_eq!("import".parse(), Ok(Mode::Import));
     }

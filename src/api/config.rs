@@ -47,7 +47,10 @@ impl ConfigUpdateRequest {
     fn into_config(self) -> ApiResult<Config> {
         let level = match self.compatibility.as_deref() {
             None => None,
-            Some(l) => Some(l.parse::<CompatibilityLevel>().map_err(|_| RegistryError::InvalidCompatibilityLevel)?),
+            Some(l) => Some(
+                l.parse::<CompatibilityLevel>()
+                    .map_err(|_| RegistryError::InvalidCompatibilityLevel)?,
+            ),
         };
         Ok(Config {
             compatibility_level: level,
@@ -88,7 +91,7 @@ impl From<Config> for ConfigUpdateRequest {
 #[into_params(parameter_in = Query)]
 pub struct GetConfigParams {
     /// Answer the effective config (subject, then context, then global) instead of 40408.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     default_to_global: bool,
 }
 
@@ -129,7 +132,11 @@ pub async fn get_subject(
     Query(p): Query<GetConfigParams>,
 ) -> ApiResult<SrJson<Config>> {
     let s = subject(&raw)?;
-    Ok(SrJson(st.registry.get_config(Some(&s), p.default_to_global).await?))
+    Ok(SrJson(
+        st.registry
+            .get_config(Some(&s), p.default_to_global)
+            .await?,
+    ))
 }
 
 /// Changes a subject's (or context's) config.
@@ -143,7 +150,10 @@ pub async fn put_subject(
     SrJson(body): SrJson<ConfigUpdateRequest>,
 ) -> ApiResult<SrJson<ConfigUpdateRequest>> {
     let s = subject(&raw)?;
-    let stored = st.registry.put_config(Some(&s), body.into_config()?).await?;
+    let stored = st
+        .registry
+        .put_config(Some(&s), body.into_config()?)
+        .await?;
     Ok(SrJson(stored.into()))
 }
 

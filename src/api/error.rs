@@ -36,7 +36,11 @@ pub const BODY_TOO_LARGE_CODE: u32 = 41301;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -97,12 +101,21 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let incompatible = self.code == INCOMPATIBLE_CODE;
         let message = self.message.clone();
-        let body = serde_json::to_vec(&ErrorBody { error_code: self.code, message: self.message })
-            .unwrap_or_default();
-        let mut response =
-            (self.status, [(axum::http::header::CONTENT_TYPE, SR_CONTENT_TYPE)], body).into_response();
+        let body = serde_json::to_vec(&ErrorBody {
+            error_code: self.code,
+            message: self.message,
+        })
+        .unwrap_or_default();
+        let mut response = (
+            self.status,
+            [(axum::http::header::CONTENT_TYPE, SR_CONTENT_TYPE)],
+            body,
+        )
+            .into_response();
         if incompatible {
-            response.extensions_mut().insert(IncompatibleAnswer(message));
+            response
+                .extensions_mut()
+                .insert(IncompatibleAnswer(message));
         }
         response
     }

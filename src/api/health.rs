@@ -27,7 +27,11 @@ pub async fn live() -> SrJson<Health> {
 pub async fn ready(State(st): State<AppState>) -> ApiResult<SrJson<Health>> {
     st.registry.store().ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, 50301, "Database unreachable")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            50301,
+            "Database unreachable",
+        )
     })?;
     Ok(SrJson(Health { status: "UP" }))
 }

@@ -20,7 +20,7 @@ pub struct ModeBody {
 #[into_params(parameter_in = Query)]
 pub struct GetModeParams {
     /// Answer the effective mode instead of 40409.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     default_to_global: bool,
 }
 
@@ -28,7 +28,7 @@ pub struct GetModeParams {
 #[into_params(parameter_in = Query)]
 pub struct PutModeParams {
     /// Required to enter IMPORT where schemas exist.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     force: bool,
 }
 
@@ -36,16 +36,26 @@ pub struct PutModeParams {
 #[into_params(parameter_in = Query)]
 pub struct DeleteModeParams {
     /// Also remove the modes of the subjects below.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     recursive: bool,
 }
 
 fn answer(mode: Mode) -> SrJson<ModeBody> {
-    SrJson(ModeBody { mode: mode.as_str().to_owned() })
+    SrJson(ModeBody {
+        mode: mode.as_str().to_owned(),
+    })
 }
 
-async fn put(st: &AppState, s: Option<&QualifiedSubject>, body: ModeBody, force: bool) -> ApiResult<SrJson<ModeBody>> {
-    let mode = body.mode.parse::<Mode>().map_err(|_| RegistryError::InvalidMode)?;
+async fn put(
+    st: &AppState,
+    s: Option<&QualifiedSubject>,
+    body: ModeBody,
+    force: bool,
+) -> ApiResult<SrJson<ModeBody>> {
+    let mode = body
+        .mode
+        .parse::<Mode>()
+        .map_err(|_| RegistryError::InvalidMode)?;
     Ok(answer(st.registry.put_mode(s, mode, force).await?))
 }
 
@@ -88,7 +98,9 @@ pub async fn get_subject(
     Query(p): Query<GetModeParams>,
 ) -> ApiResult<SrJson<ModeBody>> {
     let s = subject(&raw)?;
-    Ok(answer(st.registry.get_mode(Some(&s), p.default_to_global).await?))
+    Ok(answer(
+        st.registry.get_mode(Some(&s), p.default_to_global).await?,
+    ))
 }
 
 /// Sets a subject's (or context's) mode.
@@ -117,5 +129,7 @@ pub async fn delete_subject(
     Query(p): Query<DeleteModeParams>,
 ) -> ApiResult<SrJson<ModeBody>> {
     let s = subject(&raw)?;
-    Ok(answer(st.registry.delete_mode(Some(&s), p.recursive).await?))
+    Ok(answer(
+        st.registry.delete_mode(Some(&s), p.recursive).await?,
+    ))
 }

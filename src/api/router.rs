@@ -17,7 +17,9 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::error::{ErrorBody, IncompatibleAnswer, INCOMPATIBLE_CODE};
 use super::openapi::ApiDoc;
-use super::{config, contexts, health, mode, root, schemas, subjects, ApiError, AppState, SR_CONTENT_TYPE};
+use super::{
+    config, contexts, health, mode, root, schemas, subjects, ApiError, AppState, SR_CONTENT_TYPE,
+};
 use crate::types::normalize_context;
 
 /// The documented API: routes plus their OpenAPI description.
@@ -39,10 +41,26 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(subjects::referenced_by))
         .routes(routes!(subjects::compatibility_with_version))
         .routes(routes!(subjects::compatibility_with_all))
-        .routes(routes!(config::get_global, config::put_global, config::delete_global))
-        .routes(routes!(config::get_subject, config::put_subject, config::delete_subject))
-        .routes(routes!(mode::get_global, mode::put_global, mode::delete_global))
-        .routes(routes!(mode::get_subject, mode::put_subject, mode::delete_subject))
+        .routes(routes!(
+            config::get_global,
+            config::put_global,
+            config::delete_global
+        ))
+        .routes(routes!(
+            config::get_subject,
+            config::put_subject,
+            config::delete_subject
+        ))
+        .routes(routes!(
+            mode::get_global,
+            mode::put_global,
+            mode::delete_global
+        ))
+        .routes(routes!(
+            mode::get_subject,
+            mode::put_subject,
+            mode::delete_subject
+        ))
         .routes(routes!(contexts::list))
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
@@ -55,9 +73,16 @@ pub fn app(state: AppState) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, 405, "HTTP 405 Method Not Allowed")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                405,
+                "HTTP 405 Method Not Allowed",
+            )
         })
-        .layer(middleware::map_response_with_state(state.clone(), incompatible_code))
+        .layer(middleware::map_response_with_state(
+            state.clone(),
+            incompatible_code,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state);
     let rewritten = middleware::from_fn(rewrite_context).layer(router);
@@ -68,9 +93,17 @@ pub fn app(state: AppState) -> Router {
 async fn incompatible_code(State(st): State<AppState>, response: Response) -> Response {
     match response.extensions().get::<IncompatibleAnswer>() {
         Some(IncompatibleAnswer(message)) if st.incompatible_error_code != INCOMPATIBLE_CODE => {
-            let body = ErrorBody { error_code: st.incompatible_error_code, message: message.clone() };
+            let body = ErrorBody {
+                error_code: st.incompatible_error_code,
+                message: message.clone(),
+            };
             let body = serde_json::to_vec(&body).unwrap_or_default();
-            (StatusCode::CONFLICT, [(header::CONTENT_TYPE, SR_CONTENT_TYPE)], body).into_response()
+            (
+                StatusCode::CONFLICT,
+                [(header::CONTENT_TYPE, SR_CONTENT_TYPE)],
+                body,
+            )
+                .into_response()
         }
         _ => response,
     }
@@ -145,16 +178,34 @@ mod tests {
 
     #[test]
     fn context_prefix_rewrites() {
-        assert_eq!(rewrite("/contexts/.pay/subjects/o/versions").as_deref(), Some("/subjects/:.pay:o/versions"));
-        assert_eq!(rewrite("/contexts/pay/subjects").as_deref(), Some("/subjects?subjectPrefix=:.pay:"));
-        assert_eq!(rewrite("/contexts/.pay/config").as_deref(), Some("/config/:.pay:"));
-        assert_eq!(rewrite("/contexts/.pay/config/o").as_deref(), Some("/config/:.pay:o"));
-        assert_eq!(rewrite("/contexts/.pay/schemas/ids/3?x=1").as_deref(), Some("/schemas/ids/3?x=1&subject=:.pay:"));
+        assert_eq!(
+            rewrite("/contexts/.pay/subjects/o/versions").as_deref(),
+            Some("/subjects/:.pay:o/versions")
+        );
+        assert_eq!(
+            rewrite("/contexts/pay/subjects").as_deref(),
+            Some("/subjects?subjectPrefix=:.pay:")
+        );
+        assert_eq!(
+            rewrite("/contexts/.pay/config").as_deref(),
+            Some("/config/:.pay:")
+        );
+        assert_eq!(
+            rewrite("/contexts/.pay/config/o").as_deref(),
+            Some("/config/:.pay:o")
+        );
+        assert_eq!(
+            rewrite("/contexts/.pay/schemas/ids/3?x=1").as_deref(),
+            Some("/schemas/ids/3?x=1&subject=:.pay:")
+        );
         assert_eq!(
             rewrite("/contexts/.pay/compatibility/subjects/o/versions/latest").as_deref(),
             Some("/compatibility/subjects/:.pay:o/versions/latest")
         );
-        assert_eq!(rewrite("/contexts/.pay/schemas/types").as_deref(), Some("/schemas/types"));
+        assert_eq!(
+            rewrite("/contexts/.pay/schemas/types").as_deref(),
+            Some("/schemas/types")
+        );
         assert_eq!(rewrite("/contexts/.pay"), None);
         assert_eq!(rewrite("/subjects"), None);
     }

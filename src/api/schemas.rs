@@ -92,10 +92,10 @@ pub struct ListSchemasParams {
     /// Only subjects starting with this prefix.
     subject_prefix: Option<String>,
     /// Include soft-deleted versions.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     deleted: bool,
     /// Only each subject's latest version.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     latest_only: bool,
     offset: Option<usize>,
     limit: Option<i64>,
@@ -111,7 +111,7 @@ pub struct ByIdParams {
     #[allow(dead_code)]
     format: Option<String>,
     /// Include soft-deleted subject versions (listings only).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     deleted: bool,
     offset: Option<usize>,
     limit: Option<i64>,
@@ -142,7 +142,10 @@ pub async fn list(
     State(st): State<AppState>,
     Query(p): Query<ListSchemasParams>,
 ) -> ApiResult<SrJson<Vec<Schema>>> {
-    let all = st.registry.list_schemas(p.subject_prefix.as_deref(), p.deleted, p.latest_only).await?;
+    let all = st
+        .registry
+        .list_schemas(p.subject_prefix.as_deref(), p.deleted, p.latest_only)
+        .await?;
     let out = all.iter().map(Schema::from).collect();
     Ok(SrJson(page(out, p.offset, p.limit)))
 }
@@ -182,7 +185,10 @@ pub async fn subjects_by_id(
     Path(id): Path<i64>,
     Query(p): Query<ByIdParams>,
 ) -> ApiResult<SrJson<Vec<String>>> {
-    let usages = st.registry.schema_usages(&p.context(), id, p.deleted).await?;
+    let usages = st
+        .registry
+        .schema_usages(&p.context(), id, p.deleted)
+        .await?;
     let mut subjects: Vec<String> = usages.iter().map(|v| v.subject.display_name()).collect();
     subjects.dedup();
     Ok(SrJson(page(subjects, p.offset, p.limit)))
@@ -197,10 +203,16 @@ pub async fn versions_by_id(
     Path(id): Path<i64>,
     Query(p): Query<ByIdParams>,
 ) -> ApiResult<SrJson<Vec<SubjectVersion>>> {
-    let usages = st.registry.schema_usages(&p.context(), id, p.deleted).await?;
+    let usages = st
+        .registry
+        .schema_usages(&p.context(), id, p.deleted)
+        .await?;
     let out = usages
         .iter()
-        .map(|v| SubjectVersion { subject: v.subject.display_name(), version: v.version })
+        .map(|v| SubjectVersion {
+            subject: v.subject.display_name(),
+            version: v.version,
+        })
         .collect();
     Ok(SrJson(page(out, p.offset, p.limit)))
 }

@@ -43,7 +43,10 @@ impl RegisterSchemaRequest {
     pub fn into_input(self) -> ApiResult<SchemaInput> {
         let schema_type = match self.schema_type.as_deref() {
             None | Some("") => None,
-            Some(t) => Some(t.parse::<SchemaType>().map_err(RegistryError::InvalidSchema)?),
+            Some(t) => Some(
+                t.parse::<SchemaType>()
+                    .map_err(RegistryError::InvalidSchema)?,
+            ),
         };
         Ok(SchemaInput {
             schema: self.schema.unwrap_or_default(),
@@ -84,10 +87,10 @@ pub struct ListSubjectsParams {
     /// Subject prefix; `:.ctx:` selects a context, `:*:` (default) all contexts.
     subject_prefix: Option<String>,
     /// Include soft-deleted subjects.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     deleted: bool,
     /// Only soft-deleted subjects.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     deleted_only: bool,
     offset: Option<usize>,
     limit: Option<i64>,
@@ -98,10 +101,10 @@ pub struct ListSubjectsParams {
 #[into_params(parameter_in = Query)]
 pub struct LookupParams {
     /// Compare normalized forms.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     normalize: bool,
     /// Also match soft-deleted versions.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     deleted: bool,
     /// Accepted for compatibility.
     #[allow(dead_code)]
@@ -113,10 +116,10 @@ pub struct LookupParams {
 #[into_params(parameter_in = Query)]
 pub struct RegisterParams {
     /// Store the normalized form.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     normalize: bool,
     /// Skip the compatibility check.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     force: bool,
     /// Accepted for compatibility.
     #[allow(dead_code)]
@@ -128,7 +131,7 @@ pub struct RegisterParams {
 #[into_params(parameter_in = Query)]
 pub struct DeleteParams {
     /// Delete for good (after a soft delete).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     permanent: bool,
 }
 
@@ -137,10 +140,10 @@ pub struct DeleteParams {
 #[into_params(parameter_in = Query)]
 pub struct VersionsParams {
     /// Include soft-deleted versions.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     deleted: bool,
     /// Only soft-deleted versions.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     deleted_only: bool,
     offset: Option<usize>,
     limit: Option<i64>,
@@ -151,7 +154,7 @@ pub struct VersionsParams {
 #[into_params(parameter_in = Query)]
 pub struct VersionParams {
     /// Also return a soft-deleted version.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     deleted: bool,
     /// Accepted for compatibility.
     #[allow(dead_code)]
@@ -167,7 +170,10 @@ pub async fn list(
     State(st): State<AppState>,
     Query(p): Query<ListSubjectsParams>,
 ) -> ApiResult<SrJson<Vec<String>>> {
-    let all = st.registry.subjects(p.subject_prefix.as_deref(), p.deleted, p.deleted_only).await?;
+    let all = st
+        .registry
+        .subjects(p.subject_prefix.as_deref(), p.deleted, p.deleted_only)
+        .await?;
     let names = all.iter().map(|s| s.display_name()).collect();
     Ok(SrJson(page(names, p.offset, p.limit)))
 }
@@ -185,7 +191,10 @@ pub async fn lookup(
     SrJson(body): SrJson<RegisterSchemaRequest>,
 ) -> ApiResult<SrJson<Schema>> {
     let s = subject(&raw)?;
-    let found = st.registry.lookup(&s, body.into_input()?, p.normalize, p.deleted).await?;
+    let found = st
+        .registry
+        .lookup(&s, body.into_input()?, p.normalize, p.deleted)
+        .await?;
     Ok(SrJson(Schema::from(&found)))
 }
 
@@ -232,7 +241,10 @@ pub async fn register(
     SrJson(body): SrJson<RegisterSchemaRequest>,
 ) -> ApiResult<SrJson<RegisterSchemaResponse>> {
     let s = subject(&raw)?;
-    let r = st.registry.register(&s, body.into_input()?, p.normalize, p.force).await?;
+    let r = st
+        .registry
+        .register(&s, body.into_input()?, p.normalize, p.force)
+        .await?;
     let schema = &r.schema;
     Ok(SrJson(RegisterSchemaResponse {
         id: schema.id,
@@ -259,7 +271,9 @@ pub async fn get_version(
     Query(p): Query<VersionParams>,
 ) -> ApiResult<SrJson<Schema>> {
     let (s, v) = (subject(&raw)?, version(&v)?);
-    Ok(SrJson(Schema::from(&st.registry.version(&s, v, p.deleted).await?)))
+    Ok(SrJson(Schema::from(
+        &st.registry.version(&s, v, p.deleted).await?,
+    )))
 }
 
 /// The schema text of one version.
@@ -275,7 +289,10 @@ pub async fn get_version_schema(
 ) -> ApiResult<impl IntoResponse> {
     let (s, v) = (subject(&raw)?, version(&v)?);
     let found = st.registry.version(&s, v, p.deleted).await?;
-    Ok(([(header::CONTENT_TYPE, SR_CONTENT_TYPE)], found.schema.schema.clone()))
+    Ok((
+        [(header::CONTENT_TYPE, SR_CONTENT_TYPE)],
+        found.schema.schema.clone(),
+    ))
 }
 
 /// Deletes one version: soft, or with `permanent=true` for good.
@@ -290,7 +307,9 @@ pub async fn delete_version(
     Query(p): Query<DeleteParams>,
 ) -> ApiResult<SrJson<i32>> {
     let (s, v) = (subject(&raw)?, version(&v)?);
-    Ok(SrJson(st.registry.delete_version(&s, v, p.permanent).await?))
+    Ok(SrJson(
+        st.registry.delete_version(&s, v, p.permanent).await?,
+    ))
 }
 
 /// Ids of the schemas that reference a version.
@@ -322,10 +341,10 @@ pub struct CompatibilityResult {
 #[into_params(parameter_in = Query)]
 pub struct CompatibilityParams {
     /// Compare normalized forms.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     normalize: bool,
     /// Return the reasons for a failure (and an invalid schema as a failure, not a 422).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::flag")]
     verbose: bool,
 }
 
@@ -343,9 +362,14 @@ pub async fn compatibility_with_version(
     SrJson(body): SrJson<RegisterSchemaRequest>,
 ) -> ApiResult<SrJson<CompatibilityResult>> {
     let (s, v) = (subject(&raw)?, version(&v)?);
-    let (ok, messages) =
-        st.registry.test_compatibility(&s, Some(v), body.into_input()?, p.normalize, p.verbose).await?;
-    Ok(SrJson(CompatibilityResult { is_compatible: ok, messages }))
+    let (ok, messages) = st
+        .registry
+        .test_compatibility(&s, Some(v), body.into_input()?, p.normalize, p.verbose)
+        .await?;
+    Ok(SrJson(CompatibilityResult {
+        is_compatible: ok,
+        messages,
+    }))
 }
 
 /// Tests a schema against the versions a registration would be checked against.
@@ -360,7 +384,12 @@ pub async fn compatibility_with_all(
     SrJson(body): SrJson<RegisterSchemaRequest>,
 ) -> ApiResult<SrJson<CompatibilityResult>> {
     let s = subject(&raw)?;
-    let (ok, messages) =
-        st.registry.test_compatibility(&s, None, body.into_input()?, p.normalize, p.verbose).await?;
-    Ok(SrJson(CompatibilityResult { is_compatible: ok, messages }))
+    let (ok, messages) = st
+        .registry
+        .test_compatibility(&s, None, body.into_input()?, p.normalize, p.verbose)
+        .await?;
+    Ok(SrJson(CompatibilityResult {
+        is_compatible: ok,
+        messages,
+    }))
 }

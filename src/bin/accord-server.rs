@@ -7,7 +7,11 @@ use accord::config::{LogFormat, ServerConfig};
 use accord::startup::{open_store, Application};
 
 #[derive(Parser)]
-#[command(name = "accord-server", version, about = "Accord schema registry (Confluent-compatible REST API)")]
+#[command(
+    name = "accord-server",
+    version,
+    about = "Accord schema registry (Confluent-compatible REST API)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -27,7 +31,9 @@ enum Command {
 
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env("ACCORD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Plain => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -56,7 +56,12 @@ impl Format for AvroFormat {
             collect_named(s, &mut named);
         }
         let canonical = to_canonical(&json, None, false).to_string();
-        Ok(Arc::new(AvroSchema { canonical, json, schema, named }))
+        Ok(Arc::new(AvroSchema {
+            canonical,
+            json,
+            schema,
+            named,
+        }))
     }
 }
 
@@ -82,7 +87,12 @@ impl ParsedSchema for AvroSchema {
                 info: String::new(),
             }];
         };
-        let mut checker = Checker { reader: self, writer, seen: HashSet::new(), found: Vec::new() };
+        let mut checker = Checker {
+            reader: self,
+            writer,
+            seen: HashSet::new(),
+            found: Vec::new(),
+        };
         checker.check(&self.schema, &writer.schema, &mut String::new());
         checker.found
     }
@@ -95,7 +105,9 @@ impl ParsedSchema for AvroSchema {
 // ---------------------------------------------------------------------------------------------
 // Validation apache-avro does not do.
 
-const PRIMITIVES: [&str; 8] = ["null", "boolean", "int", "long", "float", "double", "bytes", "string"];
+const PRIMITIVES: [&str; 8] = [
+    "null", "boolean", "int", "long", "float", "double", "bytes", "string",
+];
 
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -165,10 +177,14 @@ fn lint(v: &Value, _ns: Option<&str>, path: &str) -> Result<(), String> {
                     for (i, s) in symbols.into_iter().flatten().enumerate() {
                         let s = s.as_str().unwrap_or("");
                         if !valid_name(s) {
-                            return Err(format!("invalid enum symbol '{s}' at '{path}/symbols/{i}'"));
+                            return Err(format!(
+                                "invalid enum symbol '{s}' at '{path}/symbols/{i}'"
+                            ));
                         }
                         if !seen.insert(s) {
-                            return Err(format!("duplicate enum symbol '{s}' at '{path}/symbols/{i}'"));
+                            return Err(format!(
+                                "duplicate enum symbol '{s}' at '{path}/symbols/{i}'"
+                            ));
                         }
                     }
                 }
@@ -203,8 +219,21 @@ fn type_name(v: &Value) -> Option<&str> {
 // Canonical and normalized text.
 
 const SCHEMA_KEY_ORDER: [&str; 15] = [
-    "type", "name", "namespace", "doc", "aliases", "fields", "symbols", "items", "values", "size",
-    "default", "order", "logicalType", "precision", "scale",
+    "type",
+    "name",
+    "namespace",
+    "doc",
+    "aliases",
+    "fields",
+    "symbols",
+    "items",
+    "values",
+    "size",
+    "default",
+    "order",
+    "logicalType",
+    "precision",
+    "scale",
 ];
 const FIELD_KEY_ORDER: [&str; 6] = ["name", "type", "doc", "default", "order", "aliases"];
 
@@ -223,9 +252,12 @@ fn to_canonical(v: &Value, ns: Option<&str>, normalize: bool) -> Value {
         Value::String(s) if normalize && !PRIMITIVES.contains(&s.as_str()) => {
             Value::String(fullname(s, ns))
         }
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|i| to_canonical(i, ns, normalize)).collect())
-        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| to_canonical(i, ns, normalize))
+                .collect(),
+        ),
         Value::Object(map) => {
             if map.len() == 1 {
                 if let Some(Value::String(t)) = map.get("type") {
@@ -248,7 +280,10 @@ fn to_canonical(v: &Value, ns: Option<&str>, normalize: bool) -> Value {
             }
             let mut out = Map::new();
             let ordered = SCHEMA_KEY_ORDER.iter().copied();
-            let rest = map.keys().map(String::as_str).filter(|k| !SCHEMA_KEY_ORDER.contains(k));
+            let rest = map
+                .keys()
+                .map(String::as_str)
+                .filter(|k| !SCHEMA_KEY_ORDER.contains(k));
             for key in ordered.chain(rest) {
                 let Some(val) = map.get(key) else { continue };
                 let val = match key {
@@ -274,12 +309,21 @@ fn to_canonical(v: &Value, ns: Option<&str>, normalize: bool) -> Value {
 }
 
 fn field_canonical(f: &Value, ns: Option<&str>, normalize: bool) -> Value {
-    let Value::Object(map) = f else { return f.clone() };
+    let Value::Object(map) = f else {
+        return f.clone();
+    };
     let mut out = Map::new();
-    let rest = map.keys().map(String::as_str).filter(|k| !FIELD_KEY_ORDER.contains(k));
+    let rest = map
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !FIELD_KEY_ORDER.contains(k));
     for key in FIELD_KEY_ORDER.iter().copied().chain(rest) {
         if let Some(val) = map.get(key) {
-            let val = if key == "type" { to_canonical(val, ns, normalize) } else { val.clone() };
+            let val = if key == "type" {
+                to_canonical(val, ns, normalize)
+            } else {
+                val.clone()
+            };
             out.insert(key.to_owned(), val);
         }
     }
@@ -393,8 +437,17 @@ impl<'a> Checker<'a> {
     }
 
     fn report(&mut self, kind: &'static str, path: &str, description: String, info: String) {
-        let path = if path.is_empty() { "/".to_owned() } else { path.to_owned() };
-        self.found.push(Incompatibility { kind, path, description, info });
+        let path = if path.is_empty() {
+            "/".to_owned()
+        } else {
+            path.to_owned()
+        };
+        self.found.push(Incompatibility {
+            kind,
+            path,
+            description,
+            info,
+        });
     }
 
     /// Can data written with `w` be read with `r`? Problems are recorded, not returned.
@@ -473,7 +526,9 @@ impl<'a> Checker<'a> {
             }
             (Shape::Fixed(rf, rsize), Shape::Fixed(wf, wsize)) => {
                 let named = match (rf, wf) {
-                    (Some(rf), Some(wf)) => self.names_match(&rf.name, rf.aliases.as_deref(), &wf.name, path),
+                    (Some(rf), Some(wf)) => {
+                        self.names_match(&rf.name, rf.aliases.as_deref(), &wf.name, path)
+                    }
                     _ => true,
                 };
                 if named && rsize != wsize {
@@ -526,7 +581,10 @@ impl<'a> Checker<'a> {
     ) -> bool {
         let w_full = w.fullname(None);
         let ok = r.name == w.name
-            || r_aliases.into_iter().flatten().any(|a| a.fullname(r.namespace.clone()) == w_full || a.name() == w.name);
+            || r_aliases
+                .into_iter()
+                .flatten()
+                .any(|a| a.fullname(r.namespace.clone()) == w_full || a.name() == w.name);
         if !ok {
             self.report(
                 "NAME_MISMATCH",
@@ -608,15 +666,24 @@ mod tests {
 
     #[test]
     fn canonical_is_compact_and_ordered() {
-        let p = parse(r#"{ "fields": [{"type": {"type": "string"}, "name": "a"}], "name": "R", "type": "record" }"#);
-        assert_eq!(p.canonical(), r#"{"type":"record","name":"R","fields":[{"name":"a","type":"string"}]}"#);
+        let p = parse(
+            r#"{ "fields": [{"type": {"type": "string"}, "name": "a"}], "name": "R", "type": "record" }"#,
+        );
+        assert_eq!(
+            p.canonical(),
+            r#"{"type":"record","name":"R","fields":[{"name":"a","type":"string"}]}"#
+        );
         assert_eq!(parse(r#"{"type": "string"}"#).canonical(), r#""string""#);
     }
 
     #[test]
     fn normalized_uses_full_names() {
-        let a = parse(r#"{"type":"record","name":"R","namespace":"x.y","fields":[{"name":"e","type":{"type":"enum","name":"E","symbols":["A"]}},{"name":"f","type":"E"}]}"#);
-        let b = parse(r#"{"type":"record","name":"x.y.R","fields":[{"name":"e","type":{"type":"enum","name":"x.y.E","symbols":["A"]}},{"name":"f","type":"x.y.E"}]}"#);
+        let a = parse(
+            r#"{"type":"record","name":"R","namespace":"x.y","fields":[{"name":"e","type":{"type":"enum","name":"E","symbols":["A"]}},{"name":"f","type":"E"}]}"#,
+        );
+        let b = parse(
+            r#"{"type":"record","name":"x.y.R","fields":[{"name":"e","type":{"type":"enum","name":"x.y.E","symbols":["A"]}},{"name":"f","type":"x.y.E"}]}"#,
+        );
         assert_ne!(a.canonical(), b.canonical());
         assert_eq!(a.normalized(), b.normalized());
     }

@@ -49,16 +49,26 @@ impl Config {
             ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f.clone(); } )* };
         }
         take!(
-            compatibility_level, normalize, compatibility_group, default_metadata,
-            override_metadata, default_rule_set, override_rule_set, alias, validate_fields,
-            validate_rules, compatibility_policy
+            compatibility_level,
+            normalize,
+            compatibility_group,
+            default_metadata,
+            override_metadata,
+            default_rule_set,
+            override_rule_set,
+            alias,
+            validate_fields,
+            validate_rules,
+            compatibility_policy
         );
         self
     }
 }
 
 fn scope_of(subject: Option<&QualifiedSubject>) -> String {
-    subject.map(QualifiedSubject::scope).unwrap_or_else(|| GLOBAL_SCOPE.to_owned())
+    subject
+        .map(QualifiedSubject::scope)
+        .unwrap_or_else(|| GLOBAL_SCOPE.to_owned())
 }
 
 fn context_scope(subject: &QualifiedSubject) -> String {
@@ -68,9 +78,9 @@ fn context_scope(subject: &QualifiedSubject) -> String {
 async fn stored_config(session: &mut dyn Session, scope: &str) -> Result<Option<Config>> {
     match session.config(scope).await? {
         None => Ok(None),
-        Some(body) => serde_json::from_str(&body)
-            .map(Some)
-            .map_err(|e| crate::storage::StoreError::Corrupt(format!("config {scope}: {e}")).into()),
+        Some(body) => serde_json::from_str(&body).map(Some).map_err(|e| {
+            crate::storage::StoreError::Corrupt(format!("config {scope}: {e}")).into()
+        }),
     }
 }
 
@@ -103,7 +113,11 @@ impl Registry {
         session: &mut dyn Session,
         subject: &QualifiedSubject,
     ) -> Result<Mode> {
-        for scope in [subject.scope(), context_scope(subject), GLOBAL_SCOPE.to_owned()] {
+        for scope in [
+            subject.scope(),
+            context_scope(subject),
+            GLOBAL_SCOPE.to_owned(),
+        ] {
             if let Some(m) = session.mode(&scope).await? {
                 return Ok(m.parse().unwrap_or(Mode::Readwrite));
             }
@@ -123,7 +137,11 @@ impl Registry {
                 compatibility_level: Some(self.settings.default_compatibility),
                 ..Config::default()
             }
-            .overlay(&stored_config(session.as_mut(), GLOBAL_SCOPE).await?.unwrap_or_default())),
+            .overlay(
+                &stored_config(session.as_mut(), GLOBAL_SCOPE)
+                    .await?
+                    .unwrap_or_default(),
+            )),
             Some(s) if default_to_global => self.config_in_scope(session.as_mut(), s).await,
             Some(s) => stored_config(session.as_mut(), &s.scope())
                 .await?
@@ -141,15 +159,21 @@ impl Registry {
         let lock = subject.cloned().unwrap_or_else(global_lock_subject);
         let mut session = self.store.write(&lock).await?;
         if let Some(s) = subject {
-            if self.mode_in_scope(session.as_mut(), s).await?.is_read_only() {
+            if self
+                .mode_in_scope(session.as_mut(), s)
+                .await?
+                .is_read_only()
+            {
                 return Err(RegistryError::OperationNotPermitted(format!(
                     "Subject {} is in read-only mode",
                     s.display_name()
                 )));
             }
         }
-        let merged =
-            stored_config(session.as_mut(), &scope).await?.unwrap_or_default().overlay(&update);
+        let merged = stored_config(session.as_mut(), &scope)
+            .await?
+            .unwrap_or_default()
+            .overlay(&update);
         let body = serde_json::to_string(&merged)
             .map_err(|e| crate::storage::StoreError::Corrupt(e.to_string()))?;
         session.put_config(&scope, &body).await?;
@@ -266,5 +290,8 @@ impl Registry {
 
 /// Global settings changes serialise on a lock of their own.
 fn global_lock_subject() -> QualifiedSubject {
-    QualifiedSubject { context: ".".into(), name: GLOBAL_SCOPE.into() }
+    QualifiedSubject {
+        context: ".".into(),
+        name: GLOBAL_SCOPE.into(),
+    }
 }

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{content_hash, fingerprint, pick_version, Registry, RegistryError, Result, SchemaInput, SubjectSchema};
+use super::{
+    content_hash, fingerprint, pick_version, Registry, RegistryError, Result, SchemaInput,
+    SubjectSchema,
+};
 use crate::compat::{self, Previous};
 use crate::formats::ParsedSchema;
 use crate::storage::{now_millis, SchemaRecord, Session, VersionRecord};
@@ -27,7 +30,10 @@ impl Registry {
             return Err(crate::types::InvalidSubject(subject.display_name()).into());
         }
         if input.schema.len() > self.settings.max_schema_bytes {
-            return Err(RegistryError::SchemaTooLarge(input.schema.len(), self.settings.max_schema_bytes));
+            return Err(RegistryError::SchemaTooLarge(
+                input.schema.len(),
+                self.settings.max_schema_bytes,
+            ));
         }
         validate_rule_set(input.rule_set.as_ref())?;
         let mut session = self.store.write(subject).await?;
@@ -50,25 +56,46 @@ impl Registry {
             input.references = prev.references.clone();
         }
         let schema_type = input.schema_type.unwrap_or(SchemaType::Avro);
-        let (resolved, edges, refs) =
-            self.resolve_references(s, &subject.context, &input.references).await?;
+        let (resolved, edges, refs) = self
+            .resolve_references(s, &subject.context, &input.references)
+            .await?;
         let parsed = self.formats.parse(schema_type, &input.schema, &resolved)?;
-        let text = if normalize { parsed.normalized() } else { parsed.canonical().to_owned() };
+        let text = if normalize {
+            parsed.normalized()
+        } else {
+            parsed.canonical().to_owned()
+        };
         let chash = content_hash(schema_type, &text, &refs);
 
         // Re-registering what the subject already has returns it, in any mode.
         if input.id.is_none() {
-            for v in s.versions_with_content(subject, &chash).await?.into_iter().rev() {
+            for v in s
+                .versions_with_content(subject, &chash)
+                .await?
+                .into_iter()
+                .rev()
+            {
                 if v.deleted {
                     continue;
                 }
                 let Some(schema) = self.load_schema(s, &subject.context, v.schema_id).await? else {
                     continue;
                 };
-                let same_meta = input.metadata.as_ref().is_none_or(|m| schema.metadata.as_ref() == Some(m));
-                let same_rules = input.rule_set.as_ref().is_none_or(|r| schema.rule_set.as_ref() == Some(r));
+                let same_meta = input
+                    .metadata
+                    .as_ref()
+                    .is_none_or(|m| schema.metadata.as_ref() == Some(m));
+                let same_rules = input
+                    .rule_set
+                    .as_ref()
+                    .is_none_or(|r| schema.rule_set.as_ref() == Some(r));
                 if same_meta && same_rules {
-                    return Ok(SubjectSchema { subject: subject.clone(), version: v.version, deleted: false, schema });
+                    return Ok(SubjectSchema {
+                        subject: subject.clone(),
+                        version: v.version,
+                        deleted: false,
+                        schema,
+                    });
                 }
             }
         }
@@ -76,11 +103,23 @@ impl Registry {
         check_mode(subject, mode, input.id.is_some())?;
 
         let metadata = merge_json(
-            merge_json(config.default_metadata.clone(), input.metadata.clone().or_else(|| previous.as_ref().and_then(|p| p.metadata.clone()))),
+            merge_json(
+                config.default_metadata.clone(),
+                input
+                    .metadata
+                    .clone()
+                    .or_else(|| previous.as_ref().and_then(|p| p.metadata.clone())),
+            ),
             config.override_metadata.clone(),
         );
         let rule_set = merge_json(
-            merge_json(config.default_rule_set.clone(), input.rule_set.clone().or_else(|| previous.as_ref().and_then(|p| p.rule_set.clone()))),
+            merge_json(
+                config.default_rule_set.clone(),
+                input
+                    .rule_set
+                    .clone()
+                    .or_else(|| previous.as_ref().and_then(|p| p.rule_set.clone())),
+            ),
             config.override_rule_set.clone(),
         );
         let fp = fingerprint(&chash, metadata.as_ref(), rule_set.as_ref());
@@ -89,14 +128,24 @@ impl Registry {
             if let Some(v) = live.iter().rev().find(|v| v.schema_id == e.id) {
                 if input.id.is_none_or(|id| id == e.id) {
                     let schema = Arc::new(e.clone());
-                    return Ok(SubjectSchema { subject: subject.clone(), version: v.version, deleted: false, schema });
+                    return Ok(SubjectSchema {
+                        subject: subject.clone(),
+                        version: v.version,
+                        deleted: false,
+                        schema,
+                    });
                 }
             }
         }
 
         if !(mode.is_import() || force) {
-            let level = config.compatibility_level.unwrap_or(self.settings.default_compatibility);
-            let group = config.compatibility_group.as_deref().map(|g| group_value(metadata.as_ref(), g));
+            let level = config
+                .compatibility_level
+                .unwrap_or(self.settings.default_compatibility);
+            let group = config
+                .compatibility_group
+                .as_deref()
+                .map(|g| group_value(metadata.as_ref(), g));
             let mut parsed_previous: Vec<(i32, Arc<dyn ParsedSchema>)> = Vec::new();
             for v in &live {
                 if let Some(g) = &group {
@@ -112,11 +161,17 @@ impl Registry {
             }
             let previous: Vec<Previous> = parsed_previous
                 .iter()
-                .map(|(version, schema)| Previous { version: *version, schema: schema.as_ref() })
+                .map(|(version, schema)| Previous {
+                    version: *version,
+                    schema: schema.as_ref(),
+                })
                 .collect();
             let messages = compat::check(level, parsed.as_ref(), &previous);
             if !messages.is_empty() {
-                return Err(RegistryError::Incompatible { subject: subject.display_name(), messages });
+                return Err(RegistryError::Incompatible {
+                    subject: subject.display_name(),
+                    messages,
+                });
             }
         }
 
@@ -182,7 +237,12 @@ impl Registry {
         session.commit().await?;
         tracing::info!(subject = %subject, version, id = record.id, "schema registered");
         let schema = self.schema_by_id(&subject.context, record.id).await?;
-        Ok(SubjectSchema { subject: subject.clone(), version, deleted: false, schema })
+        Ok(SubjectSchema {
+            subject: subject.clone(),
+            version,
+            deleted: false,
+            schema,
+        })
     }
 
     /// Inserts a new schema under a fresh id. When another writer inserted the same schema
@@ -198,7 +258,10 @@ impl Registry {
             if s.insert_schema(&record_with_id(record, id), edges).await? {
                 return Ok(id);
             }
-            if let Some(e) = s.schema_by_fingerprint(&record.context, &record.fingerprint).await? {
+            if let Some(e) = s
+                .schema_by_fingerprint(&record.context, &record.fingerprint)
+                .await?
+            {
                 return Ok(e.id);
             }
         }
@@ -222,14 +285,22 @@ impl Registry {
         let s = session.as_mut();
         let versions = s.versions(subject).await?;
         let against: Vec<VersionRecord> = match version {
-            Some(VersionId::Latest) if versions.iter().all(|v| v.deleted) => return Ok((true, vec![])),
+            Some(VersionId::Latest) if versions.iter().all(|v| v.deleted) => {
+                return Ok((true, vec![]))
+            }
             Some(id) => vec![pick_version(subject, &versions, id, false)?],
             None => versions.into_iter().filter(|v| !v.deleted).collect(),
         };
         let config = self.config_in_scope(s, subject).await?;
         let schema_type = input.schema_type.unwrap_or(SchemaType::Avro);
-        let parsed = match self.resolve_references(s, &subject.context, &input.references).await {
-            Ok((resolved, _, _)) => self.formats.parse(schema_type, &input.schema, &resolved).map_err(RegistryError::from),
+        let parsed = match self
+            .resolve_references(s, &subject.context, &input.references)
+            .await
+        {
+            Ok((resolved, _, _)) => self
+                .formats
+                .parse(schema_type, &input.schema, &resolved)
+                .map_err(RegistryError::from),
             Err(e) => Err(e),
         };
         let parsed = match parsed {
@@ -245,9 +316,14 @@ impl Registry {
         }
         let previous: Vec<Previous> = parsed_previous
             .iter()
-            .map(|(version, schema)| Previous { version: *version, schema: schema.as_ref() })
+            .map(|(version, schema)| Previous {
+                version: *version,
+                schema: schema.as_ref(),
+            })
             .collect();
-        let level = config.compatibility_level.unwrap_or(self.settings.default_compatibility);
+        let level = config
+            .compatibility_level
+            .unwrap_or(self.settings.default_compatibility);
         let messages = compat::check(level, parsed.as_ref(), &previous);
         Ok((messages.is_empty(), if verbose { messages } else { vec![] }))
     }
@@ -270,15 +346,24 @@ impl Registry {
         let include_deleted = permanent || matches!(version, VersionId::Number(_));
         let v = pick_version(subject, &versions, version, include_deleted)?;
         if permanent && !v.deleted {
-            return Err(RegistryError::VersionNotSoftDeleted(subject.display_name(), v.version));
+            return Err(RegistryError::VersionNotSoftDeleted(
+                subject.display_name(),
+                v.version,
+            ));
         }
         if !permanent && v.deleted {
-            return Err(RegistryError::VersionSoftDeleted(subject.display_name(), v.version));
+            return Err(RegistryError::VersionSoftDeleted(
+                subject.display_name(),
+                v.version,
+            ));
         }
-        self.refuse_if_referenced(s, subject, &[v.clone()], permanent).await?;
+        self.refuse_if_referenced(s, subject, std::slice::from_ref(&v), permanent)
+            .await?;
         if permanent {
             s.hard_delete(subject, &[v.version]).await?;
-            let gone = s.delete_schema_if_unused(&subject.context, v.schema_id).await?;
+            let gone = s
+                .delete_schema_if_unused(&subject.context, v.schema_id)
+                .await?;
             if versions.len() == 1 {
                 s.delete_config(&subject.scope()).await?;
                 s.delete_mode(&subject.scope()).await?;
@@ -297,7 +382,11 @@ impl Registry {
 
     /// `DELETE /subjects/{subject}`: soft-deletes every live version, or with `permanent`
     /// removes every (already soft-deleted) version.
-    pub async fn delete_subject(&self, subject: &QualifiedSubject, permanent: bool) -> Result<Vec<i32>> {
+    pub async fn delete_subject(
+        &self,
+        subject: &QualifiedSubject,
+        permanent: bool,
+    ) -> Result<Vec<i32>> {
         let mut session = self.store.write(subject).await?;
         let s = session.as_mut();
         if self.mode_in_scope(s, subject).await?.is_read_only() {
@@ -313,12 +402,15 @@ impl Registry {
             if !live.is_empty() {
                 return Err(RegistryError::SubjectNotSoftDeleted(subject.display_name()));
             }
-            self.refuse_if_referenced(s, subject, &versions, true).await?;
+            self.refuse_if_referenced(s, subject, &versions, true)
+                .await?;
             numbers = versions.iter().map(|v| v.version).collect();
             s.hard_delete(subject, &numbers).await?;
             let mut gone = Vec::new();
             for v in &versions {
-                if s.delete_schema_if_unused(&subject.context, v.schema_id).await? {
+                if s.delete_schema_if_unused(&subject.context, v.schema_id)
+                    .await?
+                {
                     gone.push(v.schema_id);
                 }
             }
@@ -350,7 +442,12 @@ impl Registry {
         versions: &[VersionRecord],
         permanent: bool,
     ) -> Result<()> {
-        let own_ids: Vec<i64> = s.versions(subject).await?.iter().map(|v| v.schema_id).collect();
+        let own_ids: Vec<i64> = s
+            .versions(subject)
+            .await?
+            .iter()
+            .map(|v| v.schema_id)
+            .collect();
         for v in versions {
             for (id, live) in s.referrers(subject, v.version).await? {
                 let from_self = own_ids.contains(&id);
@@ -367,11 +464,17 @@ impl Registry {
 }
 
 fn record_with_id(record: &SchemaRecord, id: i64) -> SchemaRecord {
-    SchemaRecord { id, ..record.clone() }
+    SchemaRecord {
+        id,
+        ..record.clone()
+    }
 }
 
 fn read_only(subject: &QualifiedSubject) -> RegistryError {
-    RegistryError::OperationNotPermitted(format!("Subject {} is in read-only mode", subject.display_name()))
+    RegistryError::OperationNotPermitted(format!(
+        "Subject {} is in read-only mode",
+        subject.display_name()
+    ))
 }
 
 /// Which writes a mode allows: none in READONLY; explicit ids only in IMPORT or FORWARD, where
@@ -379,7 +482,9 @@ fn read_only(subject: &QualifiedSubject) -> RegistryError {
 fn check_mode(subject: &QualifiedSubject, mode: Mode, has_id: bool) -> Result<()> {
     let name = subject.display_name();
     if mode.is_read_only() {
-        return Err(RegistryError::OperationNotPermitted(format!("Subject {name} is in read-only mode")));
+        return Err(RegistryError::OperationNotPermitted(format!(
+            "Subject {name} is in read-only mode"
+        )));
     }
     if has_id && !mode.is_import() {
         return Err(RegistryError::OperationNotPermitted(format!(
@@ -437,11 +542,15 @@ fn merge_json(base: Option<Value>, overlay: Option<Value>) -> Option<Value> {
 fn validate_rule_set(rule_set: Option<&Value>) -> Result<()> {
     let Some(rs) = rule_set else { return Ok(()) };
     let bad = |m: String| Err(RegistryError::InvalidRuleSet(m));
-    let Value::Object(map) = rs else { return bad("ruleSet must be an object".into()) };
+    let Value::Object(map) = rs else {
+        return bad("ruleSet must be an object".into());
+    };
     let mut names = std::collections::HashSet::new();
     for kind in ["domainRules", "migrationRules", "encodingRules"] {
         let Some(rules) = map.get(kind) else { continue };
-        let Value::Array(rules) = rules else { return bad(format!("{kind} must be an array")) };
+        let Value::Array(rules) = rules else {
+            return bad(format!("{kind} must be an array"));
+        };
         for rule in rules {
             let name = rule.get("name").and_then(Value::as_str).unwrap_or_default();
             let mut chars = name.chars();

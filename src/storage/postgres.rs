@@ -35,7 +35,10 @@ impl PostgresStore {
 impl Store for PostgresStore {
     async fn read(&self) -> StoreResult<Box<dyn Session>> {
         let conn = self.pool.acquire().await?;
-        Ok(Box::new(SqlSession::<Postgres> { conn: Conn::Pooled(conn), _guard: None }))
+        Ok(Box::new(SqlSession::<Postgres> {
+            conn: Conn::Pooled(conn),
+            _guard: None,
+        }))
     }
 
     async fn write(&self, subject: &QualifiedSubject) -> StoreResult<Box<dyn Session>> {
@@ -44,7 +47,10 @@ impl Store for PostgresStore {
             .bind(format!("accord/subject/{}", subject.scope()))
             .execute(&mut *tx)
             .await?;
-        Ok(Box::new(SqlSession::<Postgres> { conn: Conn::Tx(tx), _guard: None }))
+        Ok(Box::new(SqlSession::<Postgres> {
+            conn: Conn::Tx(tx),
+            _guard: None,
+        }))
     }
 
     async fn migrate(&self) -> StoreResult<()> {

@@ -55,10 +55,15 @@ impl TryFrom<SchemaRow> for SchemaRecord {
             StoreError::Corrupt(format!("schema {} in {}: {what}: {e}", r.id, r.context))
         };
         let json = |s: Option<String>| -> StoreResult<Option<serde_json::Value>> {
-            s.map(|s| serde_json::from_str(&s)).transpose().map_err(|e| corrupt("json", &e))
+            s.map(|s| serde_json::from_str(&s))
+                .transpose()
+                .map_err(|e| corrupt("json", &e))
         };
         Ok(SchemaRecord {
-            schema_type: r.schema_type.parse::<SchemaType>().map_err(|e| corrupt("type", &e))?,
+            schema_type: r
+                .schema_type
+                .parse::<SchemaType>()
+                .map_err(|e| corrupt("type", &e))?,
             references: serde_json::from_str(&r.refs).map_err(|e| corrupt("references", &e))?,
             metadata: json(r.metadata.clone())?,
             rule_set: json(r.rule_set.clone())?,
@@ -85,7 +90,10 @@ pub(super) struct VersionRow {
 impl From<VersionRow> for VersionRecord {
     fn from(r: VersionRow) -> Self {
         VersionRecord {
-            subject: QualifiedSubject { context: r.context, name: r.subject },
+            subject: QualifiedSubject {
+                context: r.context,
+                name: r.subject,
+            },
             version: r.version,
             schema_id: r.schema_id,
             deleted: r.deleted,
@@ -96,7 +104,8 @@ impl From<VersionRow> for VersionRecord {
 
 pub(super) const SCHEMA_COLUMNS: &str = "context, id, schema_type, schema_text, refs, metadata, \
      rule_set, fingerprint, content_hash, created_at";
-pub(super) const VERSION_COLUMNS: &str = "context, subject, version, schema_id, deleted, created_at";
+pub(super) const VERSION_COLUMNS: &str =
+    "context, subject, version, schema_id, deleted, created_at";
 
 macro_rules! impl_session {
     ($db:ty) => {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::Sqlite;
 use tokio::sync::Mutex;
 
@@ -26,7 +28,7 @@ impl SqliteStore {
     /// Opens (creating it and its directory if needed) the database file at `path`.
     pub async fn open(path: &Path) -> StoreResult<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| sqlx::Error::Io(e))?;
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -35,8 +37,14 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-        Ok(Self { pool, writer: Arc::new(Mutex::new(())) })
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        Ok(Self {
+            pool,
+            writer: Arc::new(Mutex::new(())),
+        })
     }
 }
 
@@ -44,13 +52,19 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn read(&self) -> StoreResult<Box<dyn Session>> {
         let conn = self.pool.acquire().await?;
-        Ok(Box::new(SqlSession::<Sqlite> { conn: Conn::Pooled(conn), _guard: None }))
+        Ok(Box::new(SqlSession::<Sqlite> {
+            conn: Conn::Pooled(conn),
+            _guard: None,
+        }))
     }
 
     async fn write(&self, _subject: &QualifiedSubject) -> StoreResult<Box<dyn Session>> {
         let guard = self.writer.clone().lock_owned().await;
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(Box::new(SqlSession::<Sqlite> { conn: Conn::Tx(tx), _guard: Some(guard) }))
+        Ok(Box::new(SqlSession::<Sqlite> {
+            conn: Conn::Tx(tx),
+            _guard: Some(guard),
+        }))
     }
 
     async fn migrate(&self) -> StoreResult<()> {

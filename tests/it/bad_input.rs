@@ -5,10 +5,25 @@ use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, on_both_backends, read, TestApp, CT};
 
-on_both_backends!(bad_requests_store_nothing, oversized_bodies, incompatible_code_setting_409);
+on_both_backends!(
+    bad_requests_store_nothing,
+    oversized_bodies,
+    incompatible_code_setting_409
+);
 
-async fn raw_post(app: &TestApp, path: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
-    let r = app.client.post(app.url(path)).header("content-type", CT).body(body).send().await.unwrap();
+async fn raw_post(
+    app: &TestApp,
+    path: &str,
+    body: impl Into<reqwest::Body>,
+) -> (StatusCode, Value) {
+    let r = app
+        .client
+        .post(app.url(path))
+        .header("content-type", CT)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     read(r).await
 }
 
@@ -23,24 +38,66 @@ async fn bad_requests_store_nothing(app: TestApp) {
     assert_error(&app.post(p, json!([1, 2])).await, 422, 422);
     // Invalid Avro, each with a message that says what and where.
     for (schema, needle) in [
-        (json!({"type": "record", "name": "R", "fields": [{"name": "a", "type": "strin"}]}), "strin"),
-        (json!({"type": "record", "name": "R", "fields": [{"name": "a", "type": "int"}, {"name": "a", "type": "int"}]}), "duplicate field name 'a'"),
-        (json!({"type": "record", "name": "R", "fields": [{"name": "a", "type": "int", "default": "x"}]}), "a"),
+        (
+            json!({"type": "record", "name": "R", "fields": [{"name": "a", "type": "strin"}]}),
+            "strin",
+        ),
+        (
+            json!({"type": "record", "name": "R", "fields": [{"name": "a", "type": "int"}, {"name": "a", "type": "int"}]}),
+            "duplicate field name 'a'",
+        ),
+        (
+            json!({"type": "record", "name": "R", "fields": [{"name": "a", "type": "int", "default": "x"}]}),
+            "a",
+        ),
         (json!({"type": "record", "name": "9R", "fields": []}), "9R"),
-        (json!({"type": "enum", "name": "E", "symbols": ["A", "A"]}), "duplicate enum symbol"),
-        (json!({"type": "record", "name": "R", "fields": [{"name": "a", "type": ["null", "int"], "default": 1}]}), "/fields/0/default"),
+        (
+            json!({"type": "enum", "name": "E", "symbols": ["A", "A"]}),
+            "duplicate enum symbol",
+        ),
+        (
+            json!({"type": "record", "name": "R", "fields": [{"name": "a", "type": ["null", "int"], "default": 1}]}),
+            "/fields/0/default",
+        ),
     ] {
         let got = app.post(p, json!({"schema": schema.to_string()})).await;
         assert_error(&got, 422, 42201);
-        assert!(got.1["message"].as_str().unwrap().contains(needle), "{needle}: {}", got.1);
+        assert!(
+            got.1["message"].as_str().unwrap().contains(needle),
+            "{needle}: {}",
+            got.1
+        );
     }
-    assert_error(&app.post(p, json!({"schema": "{not json"})).await, 422, 42201);
-    assert_error(&app.post(p, json!({"schema": "\"int\"", "schemaType": "XML"})).await, 422, 42201);
-    assert_error(&app.post("/subjects/a%01b/versions", json!({"schema": "\"int\""})).await, 422, 42208);
-    assert_error(&app.post("/subjects/__GLOBAL/versions", json!({"schema": "\"int\""})).await, 422, 42208);
+    assert_error(
+        &app.post(p, json!({"schema": "{not json"})).await,
+        422,
+        42201,
+    );
+    assert_error(
+        &app.post(p, json!({"schema": "\"int\"", "schemaType": "XML"}))
+            .await,
+        422,
+        42201,
+    );
+    assert_error(
+        &app.post("/subjects/a%01b/versions", json!({"schema": "\"int\""}))
+            .await,
+        422,
+        42208,
+    );
+    assert_error(
+        &app.post("/subjects/__GLOBAL/versions", json!({"schema": "\"int\""}))
+            .await,
+        422,
+        42208,
+    );
     assert_error(&app.get("/subjects/victim/versions/abc").await, 422, 42202);
     assert_error(&app.get("/subjects/victim/versions/0").await, 422, 42202);
-    assert_error(&app.delete("/subjects/victim/versions/-2").await, 422, 42202);
+    assert_error(
+        &app.delete("/subjects/victim/versions/-2").await,
+        422,
+        42202,
+    );
     assert_error(&app.get("/schemas/ids/notanumber").await, 404, 404);
     assert_error(&app.get("/no/such/path").await, 404, 404);
     let r = app.client.patch(app.url("/subjects")).send().await.unwrap();
@@ -56,7 +113,11 @@ async fn bad_requests_store_nothing(app: TestApp) {
 async fn oversized_bodies(app: TestApp) {
     // Over the body limit (2 MiB in tests): 413 before anything is parsed.
     let huge = format!("{{\"schema\": \"{}\"}}", "x".repeat(3 * 1024 * 1024));
-    assert_error(&raw_post(&app, "/subjects/big/versions", huge.clone()).await, 413, 41301);
+    assert_error(
+        &raw_post(&app, "/subjects/big/versions", huge.clone()).await,
+        413,
+        41301,
+    );
     // Without a Content-Length (chunked), the limit still holds.
     let stream = futures::stream::iter(vec![Ok::<_, std::io::Error>(huge.into_bytes())]);
     let r = app
@@ -71,7 +132,15 @@ async fn oversized_bodies(app: TestApp) {
     // Under the body limit but over the schema limit (1 MiB): 42209.
     let doc = "d".repeat(1024 * 1024 + 10);
     let schema = json!({"type": "record", "name": "R", "doc": doc, "fields": []});
-    assert_error(&app.post("/subjects/big/versions", json!({"schema": schema.to_string()})).await, 422, 42209);
+    assert_error(
+        &app.post(
+            "/subjects/big/versions",
+            json!({"schema": schema.to_string()}),
+        )
+        .await,
+        422,
+        42209,
+    );
     assert_eq!(app.get("/subjects").await.1, json!([]));
     assert_eq!(app.get("/").await.0, StatusCode::OK);
 }
@@ -80,7 +149,11 @@ async fn incompatible_code_setting_409(app: TestApp) {
     // The default is 40901; this test's twin server is configured for 409.
     let legacy = TestApp::spawn_with(app.backend, |c| c.incompatible_error_code = 409).await;
     for a in [&app, &legacy] {
-        a.register_ok("s", &json!({"type": "record", "name": "R", "fields": [{"name": "a", "type": "int"}]})).await;
+        a.register_ok(
+            "s",
+            &json!({"type": "record", "name": "R", "fields": [{"name": "a", "type": "int"}]}),
+        )
+        .await;
     }
     let newer = json!({"type": "record", "name": "R", "fields": [{"name": "b", "type": "int"}]});
     assert_error(&app.register("s", &newer).await, 409, 40901);

@@ -8,11 +8,16 @@ use serde_json::json;
 
 use crate::helpers::{on_both_backends, TestApp};
 
-on_both_backends!(same_schema_fifty_times, fifty_compatible_schemas, same_schema_many_subjects);
+on_both_backends!(
+    same_schema_fifty_times,
+    fifty_compatible_schemas,
+    same_schema_many_subjects
+);
 
 async fn same_schema_fifty_times(app: TestApp) {
     let app = Arc::new(app);
-    let schema = json!({"type": "record", "name": "Same", "fields": [{"name": "a", "type": "int"}]});
+    let schema =
+        json!({"type": "record", "name": "Same", "fields": [{"name": "a", "type": "int"}]});
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             let (app, schema) = (app.clone(), schema.clone());
@@ -64,7 +69,8 @@ async fn fifty_compatible_schemas(app: TestApp) {
 
 async fn same_schema_many_subjects(app: TestApp) {
     let app = Arc::new(app);
-    let schema = json!({"type": "record", "name": "Shared", "fields": [{"name": "a", "type": "int"}]});
+    let schema =
+        json!({"type": "record", "name": "Shared", "fields": [{"name": "a", "type": "int"}]});
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let (app, schema) = (app.clone(), schema.clone());

@@ -34,13 +34,19 @@ fn database_url(name: &str) -> String {
 /// Runs one SQL statement on the admin database (blocking; used from Drop too).
 fn admin_exec(sql: String) {
     let run = move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         rt.block_on(async move {
             use sqlx::Connection;
             let mut conn = sqlx::PgConnection::connect(&admin_url())
                 .await
                 .expect("PostgreSQL must be reachable for the tests (see README)");
-            sqlx::query(&sql).execute(&mut conn).await.expect("admin statement");
+            sqlx::query(&sql)
+                .execute(&mut conn)
+                .await
+                .expect("admin statement");
         });
     };
     std::thread::spawn(run).join().expect("admin thread");
@@ -94,11 +100,25 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        read(self.client.get(self.url(path)).send().await.expect("request")).await
+        read(
+            self.client
+                .get(self.url(path))
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
     }
 
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
-        read(self.client.delete(self.url(path)).send().await.expect("request")).await
+        read(
+            self.client
+                .delete(self.url(path))
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
@@ -124,8 +144,11 @@ impl TestApp {
 
     /// Registers an Avro schema; returns status and body.
     pub async fn register(&self, subject: &str, schema: &Value) -> (StatusCode, Value) {
-        self.post(&format!("/subjects/{subject}/versions"), json!({ "schema": schema.to_string() }))
-            .await
+        self.post(
+            &format!("/subjects/{subject}/versions"),
+            json!({ "schema": schema.to_string() }),
+        )
+        .await
     }
 
     /// Registers and expects success; returns the id.
@@ -158,8 +181,17 @@ pub async fn read(r: Response) -> (StatusCode, Value) {
 #[track_caller]
 pub fn assert_error(got: &(StatusCode, Value), status: u16, code: u64) {
     assert_eq!(got.0.as_u16(), status, "status of {}", got.1);
-    assert_eq!(got.1["error_code"].as_u64(), Some(code), "error_code of {}", got.1);
-    assert!(got.1["message"].as_str().is_some_and(|m| !m.is_empty()), "message of {}", got.1);
+    assert_eq!(
+        got.1["error_code"].as_u64(),
+        Some(code),
+        "error_code of {}",
+        got.1
+    );
+    assert!(
+        got.1["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message of {}",
+        got.1
+    );
 }
 
 /// A record schema with the given fields (`name: type`).

@@ -1,8 +1,11 @@
 //! Integration tests: one binary, the real server on a random port, real databases.
 
+#![allow(clippy::unwrap_used)]
+
 mod helpers;
 
 mod bad_input;
 mod concurrency;
 mod openapi;
+mod python_client;
 mod registry_api;

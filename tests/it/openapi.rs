@@ -15,8 +15,17 @@ fn checked_in_spec_matches_generated() {
         panic!("openapi/openapi.json is stale: run `ACCORD_UPDATE_OPENAPI=1 cargo test --test it openapi` and commit it");
     }
     let doc: serde_json::Value = serde_json::from_str(&generated).unwrap();
-    for path in ["/subjects/{subject}/versions", "/schemas/ids/{id}", "/config", "/mode/{subject}", "/compatibility/subjects/{subject}/versions/{version}"] {
-        assert!(doc["paths"].get(path).is_some(), "{path} missing from the spec");
+    for path in [
+        "/subjects/{subject}/versions",
+        "/schemas/ids/{id}",
+        "/config",
+        "/mode/{subject}",
+        "/compatibility/subjects/{subject}/versions/{version}",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from the spec"
+        );
     }
 }
 
@@ -25,13 +34,21 @@ async fn served_and_browsable() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let (status, doc) = app.get("/openapi.json").await;
     assert_eq!(status, 200);
-    assert_eq!(doc, serde_json::from_str::<serde_json::Value>(&accord::api::openapi::document_json()).unwrap());
+    assert_eq!(
+        doc,
+        serde_json::from_str::<serde_json::Value>(&accord::api::openapi::document_json()).unwrap()
+    );
     // The UI and its assets come from the server itself (no internet needed).
     let r = app.client.get(app.url("/docs/")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
     assert!(html.contains("swagger"), "{html}");
-    let r = app.client.get(app.url("/docs/swagger-ui-bundle.js")).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/docs/swagger-ui-bundle.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().len() > 100_000);
 }
