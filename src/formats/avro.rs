@@ -452,6 +452,11 @@ impl<'a> Checker<'a> {
 
     /// Can data written with `w` be read with `r`? Problems are recorded, not returned.
     fn check(&mut self, r: &'a Schema, w: &'a Schema, path: &mut String) {
+        let shown = if path.is_empty() {
+            "/".to_owned()
+        } else {
+            path.clone()
+        };
         let rs = Self::shape(self.reader, r);
         let ws = Self::shape(self.writer, w);
         match (&rs, &ws) {
@@ -485,7 +490,7 @@ impl<'a> Checker<'a> {
                     self.report(
                         "MISSING_UNION_BRANCH",
                         path,
-                        format!("The {{reader}} schema is missing a type inside a union field at path '{path}' in the {{writer}} schema"),
+                        format!("The {{reader}} schema is missing a type inside a union field at path '{shown}' in the {{writer}} schema"),
                         format!("reader union lacking writer type: {}", ws.label()),
                     );
                 }
@@ -548,7 +553,7 @@ impl<'a> Checker<'a> {
                         "TYPE_MISMATCH",
                         path,
                         format!(
-                            "The type at path '{path}' is {} in the {{reader}} schema and {} in the {{writer}} schema, which it cannot be read as",
+                            "The type at path '{shown}' is {} in the {{reader}} schema and {} in the {{writer}} schema, which it cannot be read as",
                             rs.label(),
                             ws.label()
                         ),
@@ -636,7 +641,9 @@ impl<'a> Checker<'a> {
 
 /// The writer's field a reader field reads: same name, or one of the reader field's aliases.
 fn writer_field<'w>(rf: &RecordField, wr: &'w RecordSchema) -> Option<&'w RecordField> {
-    let by_name = |n: &str| wr.lookup.get(n).and_then(|i| wr.fields.get(*i));
+    // Not `wr.lookup`: apache-avro indexes the writer's aliases there too, and resolution
+    // consults only the reader's.
+    let by_name = |n: &str| wr.fields.iter().find(|f| f.name == n);
     by_name(&rf.name).or_else(|| rf.aliases.iter().flatten().find_map(|a| by_name(a)))
 }
 

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod bad_input;
+mod compat_avro;
 mod concurrency;
 mod openapi;
 mod python_client;

@@ -1,0 +1,117 @@
+//! The data-driven Avro compatibility suite (`tests/compat/avro.json`). A pair case gives an old
+//! and a new schema and whether the new one reads old data (backward) and the old one reads new
+//! data (forward); the verdict at each of the seven levels follows, and a failing direction must
+//! name the expected path. A history case gives several registered versions and the verdict per
+//! level explicitly, so the transitive levels are told apart.
+
+use std::sync::Arc;
+
+use accord::compat::{check, Previous};
+use accord::formats::avro::AvroFormat;
+use accord::formats::{Format, ParsedSchema};
+use accord::types::CompatibilityLevel;
+use serde_json::Value;
+
+fn parse(v: &Value, case: &str) -> Arc<dyn ParsedSchema> {
+    AvroFormat
+        .parse(&v.to_string(), &[])
+        .unwrap_or_else(|e| panic!("case '{case}': schema does not parse: {e}: {v}"))
+}
+
+fn verdict(
+    level: CompatibilityLevel,
+    new: &dyn ParsedSchema,
+    history: &[Arc<dyn ParsedSchema>],
+) -> Vec<String> {
+    let previous: Vec<Previous> = history
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Previous {
+            version: i as i32 + 1,
+            schema: s.as_ref(),
+        })
+        .collect();
+    check(level, new, &previous)
+}
+
+#[test]
+fn avro_compatibility_cases() {
+    let data = include_str!("../compat/avro.json");
+    let cases: Vec<Value> = serde_json::from_str(data).expect("avro.json parses");
+    assert!(cases.len() >= 80, "the suite must keep at least 80 cases");
+    let mut failures = Vec::new();
+    for case in &cases {
+        let name = case["name"].as_str().unwrap();
+        if let Some(history) = case["history"].as_array() {
+            let history: Vec<_> = history.iter().map(|s| parse(s, name)).collect();
+            let new = parse(&case["new"], name);
+            for level in CompatibilityLevel::ALL {
+                let expected = case["levels"][level.as_str()].as_bool().unwrap();
+                let messages = verdict(level, new.as_ref(), &history);
+                if messages.is_empty() != expected {
+                    failures.push(format!(
+                        "{name} @ {}: expected {expected}, got {messages:?}",
+                        level.as_str()
+                    ));
+                }
+                if let (false, Some(p)) = (expected, case["path"].as_str()) {
+                    if !messages.iter().any(|m| m.contains(p)) {
+                        failures.push(format!(
+                            "{name} @ {}: no '{p}' in {messages:?}",
+                            level.as_str()
+                        ));
+                    }
+                }
+            }
+            continue;
+        }
+        let old = parse(&case["old"], name);
+        let new = parse(&case["new"], name);
+        let backward = case["backward"].as_bool().unwrap();
+        let forward = case["forward"].as_bool().unwrap();
+        for level in CompatibilityLevel::ALL {
+            use CompatibilityLevel::*;
+            let expected = match level {
+                None => true,
+                Backward | BackwardTransitive => backward,
+                Forward | ForwardTransitive => forward,
+                Full | FullTransitive => backward && forward,
+            };
+            let messages = verdict(level, new.as_ref(), std::slice::from_ref(&old));
+            if messages.is_empty() != expected {
+                failures.push(format!(
+                    "{name} @ {}: expected {expected}, got {messages:?}",
+                    level.as_str()
+                ));
+            }
+        }
+        for (direction, level, ok) in [
+            ("backward", CompatibilityLevel::Backward, backward),
+            ("forward", CompatibilityLevel::Forward, forward),
+        ] {
+            if ok {
+                continue;
+            }
+            let Some(path) = case[format!("{direction}_path")].as_str() else {
+                failures.push(format!(
+                    "{name}: a failing {direction} case must name its path"
+                ));
+                continue;
+            };
+            let messages = verdict(level, new.as_ref(), std::slice::from_ref(&old));
+            let quoted = format!("'{path}'");
+            if !messages.iter().any(|m| m.contains(&quoted)) {
+                failures.push(format!(
+                    "{name} ({direction}): expected path {quoted} in {messages:?}"
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
