@@ -22,7 +22,7 @@ mod mode;
 pub mod openapi;
 mod root;
 pub mod router;
-mod schemas;
+pub mod schemas;
 mod subjects;
 
 pub use error::{ApiError, ApiResult};
@@ -46,6 +46,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// `error_code` of an incompatible-schema answer: 40901 (current) or 409 (older releases).
     pub incompatible_error_code: u32,
+    /// Rendered `GET /schemas/ids/{id}` answers, the hottest read.
+    pub rendered: Arc<schemas::RenderedSchemas>,
 }
 
 /// A JSON body in and out with the registry's content type. As an extractor it checks the

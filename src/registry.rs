@@ -5,9 +5,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use md5::{Digest, Md5};
 use quick_cache::sync::Cache;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::formats::{Formats, InvalidSchema, ParsedSchema, ResolvedReference};
 use crate::storage::{ReferenceEdge, SchemaRecord, Session, Store, StoreError, VersionRecord};
@@ -131,6 +131,9 @@ pub struct Registry {
     settings: Settings,
     schemas: Cache<(String, i64), Arc<SchemaRecord>>,
     parsed: Cache<(String, i64), Arc<dyn ParsedSchema>>,
+    /// Parsed request schemas without references, by hash of type and text: parsing is a pure
+    /// function of them, and lookups send the same text again and again.
+    inputs: Cache<String, Arc<dyn ParsedSchema>>,
 }
 
 impl Registry {
@@ -141,6 +144,7 @@ impl Registry {
             formats: Formats::default(),
             schemas: Cache::new(capacity),
             parsed: Cache::new(capacity / 4 + 16),
+            inputs: Cache::new(capacity / 4 + 16),
             settings,
         }
     }
@@ -371,10 +375,9 @@ impl Registry {
     ) -> Result<SubjectSchema> {
         let mut session = self.store.read().await?;
         let schema_type = input.schema_type.unwrap_or(SchemaType::Avro);
-        let (resolved, _, refs) = self
-            .resolve_references(session.as_mut(), &subject.context, &input.references)
+        let (parsed, refs) = self
+            .parse_input(session.as_mut(), &subject.context, &input)
             .await?;
-        let parsed = self.formats.parse(schema_type, &input.schema, &resolved)?;
         let normalize = normalize
             || self
                 .config_in_scope(session.as_mut(), subject)
@@ -438,6 +441,33 @@ impl Registry {
     }
 
     // ---- shared helpers ---------------------------------------------------------------------
+
+    /// Parses a request's schema with its references; returns it with the references as they
+    /// will be stored.
+    async fn parse_input(
+        &self,
+        session: &mut dyn Session,
+        context: &str,
+        input: &SchemaInput,
+    ) -> Result<(Arc<dyn ParsedSchema>, Vec<SchemaReference>)> {
+        let schema_type = input.schema_type.unwrap_or(SchemaType::Avro);
+        if input.references.is_empty() {
+            let key = sha256_hex(&[schema_type.as_str(), &input.schema]);
+            if let Some(p) = self.inputs.get(&key) {
+                return Ok((p, Vec::new()));
+            }
+            let parsed = self.formats.parse(schema_type, &input.schema, &[])?;
+            self.inputs.insert(key, parsed.clone());
+            return Ok((parsed, Vec::new()));
+        }
+        let (resolved, _, refs) = self
+            .resolve_references(session, context, &input.references)
+            .await?;
+        Ok((
+            self.formats.parse(schema_type, &input.schema, &resolved)?,
+            refs,
+        ))
+    }
 
     /// Resolves references transitively (dependencies first). Returns the texts for the format,
     /// the edges to store, and the references as stored (`latest` pinned to a number).
@@ -598,8 +628,10 @@ fn pick_version(
         .ok_or_else(|| RegistryError::VersionNotFound(version.to_string()))
 }
 
-fn md5_hex(parts: &[&str]) -> String {
-    let mut h = Md5::new();
+/// SHA-256 over the parts (NUL-separated), hex. Not MD5, as the Confluent registry uses: MD5
+/// collisions can be crafted, and a collision here would give one schema another's id.
+fn sha256_hex(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
     for p in parts {
         h.update(p.as_bytes());
         h.update([0u8]);
@@ -610,7 +642,7 @@ fn md5_hex(parts: &[&str]) -> String {
 /// Hash of what a lookup matches: type, text and references.
 pub fn content_hash(t: SchemaType, text: &str, refs: &[SchemaReference]) -> String {
     let refs = serde_json::to_string(refs).unwrap_or_default();
-    md5_hex(&[t.as_str(), text, &refs])
+    sha256_hex(&[t.as_str(), text, &refs])
 }
 
 /// The schema's identity within a context: content plus metadata and ruleSet.
@@ -621,12 +653,12 @@ pub fn fingerprint(
 ) -> String {
     let m = metadata.map(Value::to_string).unwrap_or_default();
     let r = rule_set.map(Value::to_string).unwrap_or_default();
-    md5_hex(&[content_hash, &m, &r])
+    sha256_hex(&[content_hash, &m, &r])
 }
 
-/// The `guid` clients see: the fingerprint's 16 bytes written as a UUID.
+/// The `guid` clients see: the fingerprint's first 16 bytes written as a UUID.
 pub fn guid(fingerprint: &str) -> String {
-    let bytes: Vec<u8> = (0..fingerprint.len() / 2)
+    let bytes: Vec<u8> = (0..16)
         .filter_map(|i| u8::from_str_radix(fingerprint.get(2 * i..2 * i + 2)?, 16).ok())
         .collect();
     match <[u8; 16]>::try_from(bytes.as_slice()) {

@@ -49,6 +49,9 @@ impl Application {
             registry: Arc::new(Registry::new(store, settings)),
             max_body_bytes: config.max_body_bytes,
             incompatible_error_code: config.incompatible_error_code,
+            rendered: Arc::new(crate::api::schemas::RenderedSchemas::new(
+                config.schema_cache,
+            )),
         };
         let listener = TcpListener::bind(config.listen).await?;
         let port = listener.local_addr()?.port();

@@ -123,6 +123,8 @@ pub trait Session: Send {
     async fn contexts(&mut self) -> StoreResult<Vec<String>>;
 
     async fn config(&mut self, scope: &str) -> StoreResult<Option<String>>;
+    /// The configs stored under any of `scopes`, as (scope, body).
+    async fn configs(&mut self, scopes: &[String]) -> StoreResult<Vec<(String, String)>>;
     async fn put_config(&mut self, scope: &str, body: &str) -> StoreResult<()>;
     async fn delete_config(&mut self, scope: &str) -> StoreResult<bool>;
     async fn mode(&mut self, scope: &str) -> StoreResult<Option<String>>;

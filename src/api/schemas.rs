@@ -1,8 +1,10 @@
 //! `/schemas`: schemas by global id, and the shapes schema answers share.
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
+use quick_cache::sync::Cache;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -37,6 +39,38 @@ impl From<&SchemaRecord> for SchemaString {
             metadata: s.metadata.clone(),
             rule_set: s.rule_set.clone(),
         }
+    }
+}
+
+/// Rendered `SchemaString` bodies by (context, id). Each entry remembers the fingerprint it was
+/// rendered from and is used only while the registry still answers that same schema for the
+/// id, so a permanent delete (the registry answers 40403 first) or a reused id never serves a
+/// stale body.
+pub struct RenderedSchemas {
+    bodies: Cache<(String, i64), (String, Bytes)>,
+}
+
+impl RenderedSchemas {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            bodies: Cache::new(capacity.max(16)),
+        }
+    }
+
+    fn body(&self, record: &SchemaRecord) -> Response {
+        let key = (record.context.clone(), record.id);
+        let body = match self.bodies.get(&key) {
+            Some((fp, body)) if fp == record.fingerprint => body,
+            _ => {
+                let body = Bytes::from(
+                    serde_json::to_vec(&SchemaString::from(record)).unwrap_or_default(),
+                );
+                self.bodies
+                    .insert(key, (record.fingerprint.clone(), body.clone()));
+                body
+            }
+        };
+        ([(header::CONTENT_TYPE, SR_CONTENT_TYPE)], body).into_response()
     }
 }
 
@@ -158,9 +192,9 @@ pub async fn by_id(
     State(st): State<AppState>,
     Path(id): Path<i64>,
     Query(p): Query<ByIdParams>,
-) -> ApiResult<SrJson<SchemaString>> {
+) -> ApiResult<Response> {
     let s = st.registry.schema_by_id(&p.context(), id).await?;
-    Ok(SrJson(SchemaString::from(s.as_ref())))
+    Ok(st.rendered.body(&s))
 }
 
 /// The schema text alone.

@@ -99,8 +99,12 @@ impl Registry {
         if !subject.is_context_only() {
             scopes.push(subject.scope());
         }
-        for scope in scopes {
-            if let Some(c) = stored_config(session, &scope).await? {
+        let stored = session.configs(&scopes).await?;
+        for scope in &scopes {
+            if let Some((_, body)) = stored.iter().find(|(s, _)| s == scope) {
+                let c: Config = serde_json::from_str(body).map_err(|e| {
+                    crate::storage::StoreError::Corrupt(format!("config {scope}: {e}"))
+                })?;
                 config = config.overlay(&c);
             }
         }

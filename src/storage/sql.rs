@@ -236,6 +236,23 @@ macro_rules! impl_session {
                 Ok(sqlx::query_scalar(q).bind(scope).fetch_optional(self.conn()).await?)
             }
 
+            async fn configs(&mut self, scopes: &[String]) -> StoreResult<Vec<(String, String)>> {
+                // One round trip for the (at most three) scopes a subject's config merges.
+                let mut out = Vec::new();
+                for chunk in scopes.chunks(3) {
+                    let q = "SELECT scope, body FROM configs WHERE scope IN ($1, $2, $3)";
+                    let pick = |i: usize| chunk.get(i).or(chunk.first()).cloned().unwrap_or_default();
+                    let rows: Vec<(String, String)> = sqlx::query_as(q)
+                        .bind(pick(0))
+                        .bind(pick(1))
+                        .bind(pick(2))
+                        .fetch_all(self.conn())
+                        .await?;
+                    out.extend(rows);
+                }
+                Ok(out)
+            }
+
             async fn put_config(&mut self, scope: &str, body: &str) -> StoreResult<()> {
                 let q = "INSERT INTO configs (scope, body) VALUES ($1, $2) \
                      ON CONFLICT (scope) DO UPDATE SET body = excluded.body";

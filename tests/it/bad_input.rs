@@ -111,26 +111,37 @@ async fn bad_requests_store_nothing(app: TestApp) {
 }
 
 async fn oversized_bodies(app: TestApp) {
-    // Over the body limit (2 MiB in tests): 413 before anything is parsed.
-    let huge = format!("{{\"schema\": \"{}\"}}", "x".repeat(3 * 1024 * 1024));
+    // Small limits, so a whole oversized body fits in the socket buffers and the early 413 is
+    // always read by the client (the server answers without reading the rest, then closes).
+    let app = TestApp::spawn_with(app.backend, |c| {
+        c.max_body_bytes = 64 * 1024;
+        c.max_schema_bytes = 32 * 1024;
+    })
+    .await;
+    let huge = format!("{{\"schema\": \"{}\"}}", "x".repeat(100 * 1024));
+    // Over the body limit: 413 before anything is parsed.
     assert_error(
         &raw_post(&app, "/subjects/big/versions", huge.clone()).await,
         413,
         41301,
     );
     // Without a Content-Length (chunked), the limit still holds.
-    let stream = futures::stream::iter(vec![Ok::<_, std::io::Error>(huge.into_bytes())]);
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = huge
+        .into_bytes()
+        .chunks(8 * 1024)
+        .map(|c| Ok(c.to_vec()))
+        .collect();
     let r = app
         .client
         .post(app.url("/subjects/big/versions"))
         .header("content-type", CT)
-        .body(reqwest::Body::wrap_stream(stream))
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
         .send()
         .await
         .unwrap();
     assert_error(&read(r).await, 413, 41301);
-    // Under the body limit but over the schema limit (1 MiB): 42209.
-    let doc = "d".repeat(1024 * 1024 + 10);
+    // Under the body limit but over the schema limit: 42209.
+    let doc = "d".repeat(40 * 1024);
     let schema = json!({"type": "record", "name": "R", "doc": doc, "fields": []});
     assert_error(
         &app.post(
