@@ -161,7 +161,7 @@ impl Registry {
 
     /// The schema with `id` in `context`, from the cache when possible (ids are immutable).
     pub async fn schema_by_id(&self, context: &str, id: i64) -> Result<Arc<SchemaRecord>> {
-        if let Some(s) = self.schemas.get(&(context.to_owned(), id)) {
+        if let Some(s) = self.schemas.get(&IdKey(context, id)) {
             return Ok(s);
         }
         let mut session = self.store.read().await?;
@@ -604,6 +604,17 @@ impl Registry {
         let key = (context.to_owned(), id);
         self.schemas.remove(&key);
         self.parsed.remove(&key);
+    }
+}
+
+/// A borrowed `(context, id)` cache key, so the hot read allocates nothing to look up. Hashes
+/// exactly as the owned `(String, i64)` does.
+#[derive(Hash)]
+struct IdKey<'a>(&'a str, i64);
+
+impl quick_cache::Equivalent<(String, i64)> for IdKey<'_> {
+    fn equivalent(&self, key: &(String, i64)) -> bool {
+        self.0 == key.0 && self.1 == key.1
     }
 }
 

@@ -3,11 +3,11 @@
 //! at a context.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, StatusCode, Uri};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use tower::util::{MapRequestLayer, MapResponseLayer};
 use tower::Layer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -79,22 +79,21 @@ pub fn app(state: AppState) -> Router {
                 "HTTP 405 Method Not Allowed",
             )
         })
-        .layer(middleware::map_response_with_state(
-            state.clone(),
-            incompatible_code,
-        ))
         .layer(TraceLayer::new_for_http())
-        .with_state(state);
-    let rewritten = middleware::from_fn(rewrite_context).layer(router);
+        .with_state(state.clone());
+    // Plain map layers: no boxing or state extraction on the hot path.
+    let code = state.incompatible_error_code;
+    let router = MapResponseLayer::new(move |r| incompatible_code(code, r)).layer(router);
+    let rewritten = MapRequestLayer::new(rewrite_context).layer(router);
     Router::new().fallback_service(rewritten)
 }
 
 /// Applies the configured `error_code` to incompatible-schema answers.
-async fn incompatible_code(State(st): State<AppState>, response: Response) -> Response {
+fn incompatible_code(code: u32, response: Response) -> Response {
     match response.extensions().get::<IncompatibleAnswer>() {
-        Some(IncompatibleAnswer(message)) if st.incompatible_error_code != INCOMPATIBLE_CODE => {
+        Some(IncompatibleAnswer(message)) if code != INCOMPATIBLE_CODE => {
             let body = ErrorBody {
-                error_code: st.incompatible_error_code,
+                error_code: code,
                 message: message.clone(),
             };
             let body = serde_json::to_vec(&body).unwrap_or_default();
@@ -109,11 +108,11 @@ async fn incompatible_code(State(st): State<AppState>, response: Response) -> Re
     }
 }
 
-async fn rewrite_context(mut req: Request<Body>, next: Next) -> Response {
+fn rewrite_context(mut req: Request<Body>) -> Request<Body> {
     if let Some(uri) = context_uri(req.uri()) {
         *req.uri_mut() = uri;
     }
-    next.run(req).await
+    req
 }
 
 /// `/contexts/.ctx/subjects/s/…` → `/subjects/:.ctx:s/…` (and likewise for config, mode and

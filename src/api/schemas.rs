@@ -1,5 +1,7 @@
 //! `/schemas`: schemas by global id, and the shapes schema answers share.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header;
@@ -47,7 +49,7 @@ impl From<&SchemaRecord> for SchemaString {
 /// id, so a permanent delete (the registry answers 40403 first) or a reused id never serves a
 /// stale body.
 pub struct RenderedSchemas {
-    bodies: Cache<(String, i64), (String, Bytes)>,
+    bodies: Cache<(String, i64), Arc<(String, Bytes)>>,
 }
 
 impl RenderedSchemas {
@@ -60,13 +62,13 @@ impl RenderedSchemas {
     fn body(&self, record: &SchemaRecord) -> Response {
         let key = (record.context.clone(), record.id);
         let body = match self.bodies.get(&key) {
-            Some((fp, body)) if fp == record.fingerprint => body,
+            Some(entry) if entry.0 == record.fingerprint => entry.1.clone(),
             _ => {
                 let body = Bytes::from(
                     serde_json::to_vec(&SchemaString::from(record)).unwrap_or_default(),
                 );
-                self.bodies
-                    .insert(key, (record.fingerprint.clone(), body.clone()));
+                let entry = Arc::new((record.fingerprint.clone(), body.clone()));
+                self.bodies.insert(key, entry);
                 body
             }
         };
