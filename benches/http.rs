@@ -7,7 +7,8 @@
 //!   - ceiling:   GET  /                        on the minimal server
 //!   - by id:     GET  /schemas/ids/{id}        on the registry
 //!   - lookup:    POST /subjects/{subject}      on the registry
-//! and the bench prints requests/s, p99 latency and each one's ratio to the ceiling.
+//!
+//! The bench prints requests/s, p99 latency and each one's ratio to the ceiling.
 //!
 //! Run: `cargo bench --bench http` (or `scripts/bench`, which installs wrk when missing).
 //! Environment: ACCORD_BENCH_SECONDS per run (default 5), ACCORD_BENCH_ROUNDS (default 3),
