@@ -85,3 +85,40 @@ async fn same_schema_many_subjects(app: TestApp) {
     }
     assert_eq!(ids.len(), 1, "one schema, one id across subjects: {ids:?}");
 }
+
+/// Two server processes on one PostgreSQL database: the per-subject lock is the database's, so
+/// their concurrent registrations still give versions 1..=40 with no gap or duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_one_database() {
+    let first = Arc::new(TestApp::spawn(crate::helpers::Backend::Postgres).await);
+    let second = Arc::new(first.second_instance().await);
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let app = if i % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
+            tokio::spawn(async move {
+                let schema = json!({"type": "record", "name": "Two", "fields": [
+                    {"name": "id", "type": "long"},
+                    {"name": format!("f{i}"), "type": "int", "default": 0}
+                ]});
+                app.register("two", &schema).await
+            })
+        })
+        .collect();
+    let mut versions = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert!(status.is_success(), "{body}");
+        versions.push(body["version"].as_i64().unwrap());
+    }
+    versions.sort();
+    assert_eq!(versions, (1..=40).collect::<Vec<_>>());
+    assert_eq!(
+        second.get("/subjects/two/versions").await.1,
+        json!((1..=40).collect::<Vec<_>>())
+    );
+    drop(second);
+}

@@ -23,7 +23,7 @@ pub fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-fn database_url(name: &str) -> String {
+pub fn database_url(name: &str) -> String {
     let admin = admin_url();
     match admin.rfind('/') {
         Some(i) => format!("{}/{name}", &admin[..i]),
@@ -32,7 +32,7 @@ fn database_url(name: &str) -> String {
 }
 
 /// Runs one SQL statement on the admin database (blocking; used from Drop too).
-fn admin_exec(sql: String) {
+pub fn admin_exec(sql: String) {
     let run = move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -56,6 +56,8 @@ pub struct TestApp {
     pub base: String,
     pub client: Client,
     pub backend: Backend,
+    /// The PostgreSQL database this server uses (None on SQLite).
+    pub database_url: Option<String>,
     db_name: Option<String>,
     _dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
@@ -77,7 +79,7 @@ impl TestApp {
             }
             Backend::Sqlite => (None, None),
         };
-        let mut config = ServerConfig::ephemeral(database_url, PathBuf::from(dir.path()));
+        let mut config = ServerConfig::ephemeral(database_url.clone(), PathBuf::from(dir.path()));
         tweak(&mut config);
         let app = Application::build(config).await.expect("server starts");
         let base = format!("http://127.0.0.1:{}", app.port());
@@ -89,7 +91,38 @@ impl TestApp {
             base,
             client: Client::new(),
             backend,
+            database_url,
             db_name,
+            _dir: dir,
+            shutdown: Some(tx),
+        }
+    }
+
+    /// Another server process on this server's PostgreSQL database (dropping it leaves the
+    /// database to its owner).
+    pub async fn second_instance(&self) -> TestApp {
+        let url = self
+            .database_url
+            .clone()
+            .expect("a second instance needs PostgreSQL");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = Application::build(ServerConfig::ephemeral(
+            Some(url.clone()),
+            PathBuf::from(dir.path()),
+        ))
+        .await
+        .expect("second server starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            base,
+            client: Client::new(),
+            backend: self.backend,
+            database_url: Some(url),
+            db_name: None,
             _dir: dir,
             shutdown: Some(tx),
         }
@@ -218,3 +251,46 @@ macro_rules! on_both_backends {
     };
 }
 pub(crate) use on_both_backends;
+
+/// A bare store on a fresh database, for the storage conformance suite.
+pub struct StoreFixture {
+    pub store: std::sync::Arc<dyn accord::storage::Store>,
+    db_name: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl StoreFixture {
+    pub async fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, db_name): (std::sync::Arc<dyn accord::storage::Store>, _) = match backend {
+            Backend::Postgres => {
+                let name = format!("accord_test_{}", uuid::Uuid::new_v4().simple());
+                admin_exec(format!("CREATE DATABASE {name}"));
+                let store = accord::storage::PostgresStore::connect(&database_url(&name), 8)
+                    .await
+                    .expect("connect");
+                (std::sync::Arc::new(store), Some(name))
+            }
+            Backend::Sqlite => {
+                let store = accord::storage::SqliteStore::open(&dir.path().join("t.db"))
+                    .await
+                    .expect("open");
+                (std::sync::Arc::new(store), None)
+            }
+        };
+        store.migrate().await.expect("migrate");
+        Self {
+            store,
+            db_name,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for StoreFixture {
+    fn drop(&mut self) {
+        if let Some(name) = self.db_name.take() {
+            admin_exec(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}

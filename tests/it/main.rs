@@ -10,3 +10,4 @@ mod concurrency;
 mod openapi;
 mod python_client;
 mod registry_api;
+mod storage;
