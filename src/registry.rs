@@ -19,7 +19,7 @@ use crate::types::{
 mod settings;
 mod write;
 
-pub use settings::Config;
+pub use settings::{Config, ConfigOptions};
 
 /// Everything that can go wrong in a registry operation. `api::error` maps each variant to its
 /// HTTP status and Confluent `error_code`.
@@ -382,6 +382,7 @@ impl Registry {
             || self
                 .config_in_scope(session.as_mut(), subject)
                 .await?
+                .options
                 .normalize
                 .unwrap_or(false);
         let text = if normalize {

@@ -2,12 +2,11 @@
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::ErrorBody;
 use super::{subject, ApiResult, AppState, Path, Query, SrJson};
-use crate::registry::{Config, RegistryError};
+use crate::registry::{Config, ConfigOptions, RegistryError};
 use crate::types::CompatibilityLevel;
 
 /// A config change. Note the key `compatibility`, where `GET` answers `compatibilityLevel`
@@ -17,30 +16,8 @@ use crate::types::CompatibilityLevel;
 pub struct ConfigUpdateRequest {
     #[serde(alias = "compatibilityLevel", skip_serializing_if = "Option::is_none")]
     pub compatibility: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub normalize: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub compatibility_group: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub default_metadata: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub override_metadata: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub default_rule_set: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub override_rule_set: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub alias: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub validate_fields: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub validate_rules: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub compatibility_policy: Option<String>,
+    #[serde(flatten)]
+    pub options: ConfigOptions,
 }
 
 impl ConfigUpdateRequest {
@@ -54,16 +31,7 @@ impl ConfigUpdateRequest {
         };
         Ok(Config {
             compatibility_level: level,
-            normalize: self.normalize,
-            compatibility_group: self.compatibility_group,
-            default_metadata: self.default_metadata,
-            override_metadata: self.override_metadata,
-            default_rule_set: self.default_rule_set,
-            override_rule_set: self.override_rule_set,
-            alias: self.alias,
-            validate_fields: self.validate_fields,
-            validate_rules: self.validate_rules,
-            compatibility_policy: self.compatibility_policy,
+            options: self.options,
         })
     }
 }
@@ -72,16 +40,7 @@ impl From<Config> for ConfigUpdateRequest {
     fn from(c: Config) -> Self {
         Self {
             compatibility: c.compatibility_level.map(|l| l.as_str().to_owned()),
-            normalize: c.normalize,
-            compatibility_group: c.compatibility_group,
-            default_metadata: c.default_metadata,
-            override_metadata: c.override_metadata,
-            default_rule_set: c.default_rule_set,
-            override_rule_set: c.override_rule_set,
-            alias: c.alias,
-            validate_fields: c.validate_fields,
-            validate_rules: c.validate_rules,
-            compatibility_policy: c.compatibility_policy,
+            options: c.options,
         }
     }
 }

@@ -16,6 +16,14 @@ use crate::types::{CompatibilityLevel, Mode, QualifiedSubject, GLOBAL_SCOPE};
 pub struct Config {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compatibility_level: Option<CompatibilityLevel>,
+    #[serde(flatten)]
+    pub options: ConfigOptions,
+}
+
+/// The config fields besides the level, which `PUT` and `GET` spell alike.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigOptions {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub normalize: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,13 +51,24 @@ pub struct Config {
 }
 
 impl Config {
+    /// A config that sets only the level.
+    pub fn with_level(level: CompatibilityLevel) -> Config {
+        Config {
+            compatibility_level: Some(level),
+            options: ConfigOptions::default(),
+        }
+    }
+
     /// `self` with every field `other` sets taken from `other`.
     pub fn overlay(mut self, other: &Config) -> Config {
+        if other.compatibility_level.is_some() {
+            self.compatibility_level = other.compatibility_level;
+        }
+        let (mine, theirs) = (&mut self.options, &other.options);
         macro_rules! take {
-            ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f.clone(); } )* };
+            ($($f:ident),*) => { $( if theirs.$f.is_some() { mine.$f = theirs.$f.clone(); } )* };
         }
         take!(
-            compatibility_level,
             normalize,
             compatibility_group,
             default_metadata,
@@ -91,10 +110,7 @@ impl Registry {
         session: &mut dyn Session,
         subject: &QualifiedSubject,
     ) -> Result<Config> {
-        let mut config = Config {
-            compatibility_level: Some(self.settings.default_compatibility),
-            ..Config::default()
-        };
+        let mut config = Config::with_level(self.settings.default_compatibility);
         let mut scopes = vec![GLOBAL_SCOPE.to_owned(), context_scope(subject)];
         if !subject.is_context_only() {
             scopes.push(subject.scope());
@@ -137,15 +153,13 @@ impl Registry {
     ) -> Result<Config> {
         let mut session = self.store.read().await?;
         match subject {
-            None => Ok(Config {
-                compatibility_level: Some(self.settings.default_compatibility),
-                ..Config::default()
-            }
-            .overlay(
-                &stored_config(session.as_mut(), GLOBAL_SCOPE)
-                    .await?
-                    .unwrap_or_default(),
-            )),
+            None => Ok(
+                Config::with_level(self.settings.default_compatibility).overlay(
+                    &stored_config(session.as_mut(), GLOBAL_SCOPE)
+                        .await?
+                        .unwrap_or_default(),
+                ),
+            ),
             Some(s) if default_to_global => self.config_in_scope(session.as_mut(), s).await,
             Some(s) => stored_config(session.as_mut(), &s.scope())
                 .await?
@@ -194,10 +208,7 @@ impl Registry {
         let old = match (old, subject) {
             (Some(c), _) => c,
             (None, Some(s)) => return Err(RegistryError::SubjectNotFound(s.display_name())),
-            (None, None) => Config {
-                compatibility_level: Some(self.settings.default_compatibility),
-                ..Config::default()
-            },
+            (None, None) => Config::with_level(self.settings.default_compatibility),
         };
         session.delete_config(&scope).await?;
         session.commit().await?;

@@ -42,7 +42,7 @@ impl Registry {
         let live: Vec<&VersionRecord> = versions.iter().filter(|v| !v.deleted).collect();
         let mode = self.mode_in_scope(s, subject).await?;
         let config = self.config_in_scope(s, subject).await?;
-        let normalize = normalize || config.normalize.unwrap_or(false);
+        let normalize = normalize || config.options.normalize.unwrap_or(false);
 
         let previous = match live.last() {
             Some(v) => self.load_schema(s, &subject.context, v.schema_id).await?,
@@ -104,23 +104,23 @@ impl Registry {
 
         let metadata = merge_json(
             merge_json(
-                config.default_metadata.clone(),
+                config.options.default_metadata.clone(),
                 input
                     .metadata
                     .clone()
                     .or_else(|| previous.as_ref().and_then(|p| p.metadata.clone())),
             ),
-            config.override_metadata.clone(),
+            config.options.override_metadata.clone(),
         );
         let rule_set = merge_json(
             merge_json(
-                config.default_rule_set.clone(),
+                config.options.default_rule_set.clone(),
                 input
                     .rule_set
                     .clone()
                     .or_else(|| previous.as_ref().and_then(|p| p.rule_set.clone())),
             ),
-            config.override_rule_set.clone(),
+            config.options.override_rule_set.clone(),
         );
         let fp = fingerprint(&chash, metadata.as_ref(), rule_set.as_ref());
         let existing = s.schema_by_fingerprint(&subject.context, &fp).await?;
@@ -143,30 +143,28 @@ impl Registry {
                 .compatibility_level
                 .unwrap_or(self.settings.default_compatibility);
             let group = config
+                .options
                 .compatibility_group
                 .as_deref()
                 .map(|g| group_value(metadata.as_ref(), g));
-            let mut parsed_previous: Vec<(i32, Arc<dyn ParsedSchema>)> = Vec::new();
+            let mut against: Vec<&VersionRecord> = Vec::new();
             for v in &live {
                 if let Some(g) = &group {
                     let theirs = self.load_schema(s, &subject.context, v.schema_id).await?;
-                    let name = config.compatibility_group.as_deref().unwrap_or_default();
+                    let name = config
+                        .options
+                        .compatibility_group
+                        .as_deref()
+                        .unwrap_or_default();
                     if theirs.map(|t| group_value(t.metadata.as_ref(), name)) != Some(g.clone()) {
                         continue;
                     }
                 }
-                if let Some(p) = self.parsed_version(s, v).await? {
-                    parsed_previous.push((v.version, p));
-                }
+                against.push(v);
             }
-            let previous: Vec<Previous> = parsed_previous
-                .iter()
-                .map(|(version, schema)| Previous {
-                    version: *version,
-                    schema: schema.as_ref(),
-                })
-                .collect();
-            let messages = compat::check(level, parsed.as_ref(), &previous);
+            let messages = self
+                .check_against(s, level, parsed.as_ref(), &against)
+                .await?;
             if !messages.is_empty() {
                 return Err(RegistryError::Incompatible {
                     subject: subject.display_name(),
@@ -308,24 +306,39 @@ impl Registry {
             Err(RegistryError::InvalidSchema(msg)) if verbose => return Ok((false, vec![msg])),
             Err(e) => return Err(e),
         };
-        let mut parsed_previous = Vec::new();
-        for v in &against {
+        let against: Vec<&VersionRecord> = against.iter().collect();
+        let level = config
+            .compatibility_level
+            .unwrap_or(self.settings.default_compatibility);
+        let messages = self
+            .check_against(s, level, parsed.as_ref(), &against)
+            .await?;
+        Ok((messages.is_empty(), if verbose { messages } else { vec![] }))
+    }
+
+    /// Runs `level` for `new` against `versions` (ascending, live), parsing them through the
+    /// cache; returns the messages (empty: compatible).
+    async fn check_against(
+        &self,
+        s: &mut dyn Session,
+        level: crate::types::CompatibilityLevel,
+        new: &dyn ParsedSchema,
+        versions: &[&VersionRecord],
+    ) -> Result<Vec<String>> {
+        let mut parsed: Vec<(i32, Arc<dyn ParsedSchema>)> = Vec::new();
+        for v in versions {
             if let Some(p) = self.parsed_version(s, v).await? {
-                parsed_previous.push((v.version, p));
+                parsed.push((v.version, p));
             }
         }
-        let previous: Vec<Previous> = parsed_previous
+        let previous: Vec<Previous> = parsed
             .iter()
             .map(|(version, schema)| Previous {
                 version: *version,
                 schema: schema.as_ref(),
             })
             .collect();
-        let level = config
-            .compatibility_level
-            .unwrap_or(self.settings.default_compatibility);
-        let messages = compat::check(level, parsed.as_ref(), &previous);
-        Ok((messages.is_empty(), if verbose { messages } else { vec![] }))
+        Ok(compat::check(level, new, &previous))
     }
 
     /// `DELETE /subjects/{subject}/versions/{version}`.
