@@ -170,3 +170,19 @@ async fn incompatible_code_setting_409(app: TestApp) {
     assert_error(&app.register("s", &newer).await, 409, 40901);
     assert_error(&legacy.register("s", &newer).await, 409, 409);
 }
+
+/// When the database goes away, answers are 500/50001 with a generic message (the cause is only
+/// logged), readiness says 503, and liveness still answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_failure_is_50001() {
+    let app = TestApp::spawn(crate::helpers::Backend::Postgres).await;
+    app.register_ok("s", &json!("int")).await;
+    let url = app.database_url.clone().unwrap();
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    crate::helpers::admin_exec(format!("DROP DATABASE {name} WITH (FORCE)"));
+    let got = app.get("/subjects").await;
+    assert_error(&got, 500, 50001);
+    assert_eq!(got.1["message"], "Error in the backend data store");
+    assert_error(&app.get("/health/ready").await, 503, 50301);
+    assert_eq!(app.get("/health/live").await.0, StatusCode::OK);
+}
