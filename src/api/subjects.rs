@@ -340,8 +340,9 @@ pub struct CompatibilityResult {
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct CompatibilityParams {
-    /// Compare normalized forms.
+    /// Accepted for compatibility; normalization cannot change a verdict.
     #[serde(default, deserialize_with = "super::flag")]
+    #[allow(dead_code)]
     normalize: bool,
     /// Return the reasons for a failure (and an invalid schema as a failure, not a 422).
     #[serde(default, deserialize_with = "super::flag")]
@@ -364,7 +365,7 @@ pub async fn compatibility_with_version(
     let (s, v) = (subject(&raw)?, version(&v)?);
     let (ok, messages) = st
         .registry
-        .test_compatibility(&s, Some(v), body.into_input()?, p.normalize, p.verbose)
+        .test_compatibility(&s, Some(v), body.into_input()?, p.verbose)
         .await?;
     Ok(SrJson(CompatibilityResult {
         is_compatible: ok,
@@ -386,7 +387,7 @@ pub async fn compatibility_with_all(
     let s = subject(&raw)?;
     let (ok, messages) = st
         .registry
-        .test_compatibility(&s, None, body.into_input()?, p.normalize, p.verbose)
+        .test_compatibility(&s, None, body.into_input()?, p.verbose)
         .await?;
     Ok(SrJson(CompatibilityResult {
         is_compatible: ok,

@@ -269,16 +269,15 @@ impl Registry {
     }
 
     /// `POST /compatibility/subjects/{subject}/versions[/{version}]`. Returns whether the
-    /// schema is compatible and, for failures, the messages.
+    /// schema is compatible and, for failures, the messages. (Normalization cannot change a
+    /// verdict: compatibility compares meaning, not text.)
     pub async fn test_compatibility(
         &self,
         subject: &QualifiedSubject,
         version: Option<VersionId>,
         input: SchemaInput,
-        normalize: bool,
         verbose: bool,
     ) -> Result<(bool, Vec<String>)> {
-        let _ = normalize;
         let mut session = self.store.read().await?;
         let s = session.as_mut();
         let versions = s.versions(subject).await?;
