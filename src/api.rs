@@ -24,6 +24,7 @@ mod root;
 pub mod router;
 pub mod schemas;
 mod subjects;
+mod validate;
 
 pub use error::{ApiError, ApiResult};
 

@@ -24,6 +24,11 @@ pub struct ResolvedReference {
 #[error("{0}")]
 pub struct InvalidSchema(pub String);
 
+/// Why a payload does not match its schema.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidPayload(pub String);
+
 /// One reason a reader schema cannot read data written with a writer schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incompatibility {
@@ -47,6 +52,9 @@ pub trait ParsedSchema: Send + Sync + std::fmt::Debug + 'static {
     fn normalized(&self) -> String;
     /// What breaks when `self` reads data written with `writer` (of the same type).
     fn read_incompatibilities(&self, writer: &dyn ParsedSchema) -> Vec<Incompatibility>;
+    /// Checks one encoded datum (without the Confluent framing) against this schema: it must
+    /// decode completely, with nothing left over. The proxy calls this per message.
+    fn validate(&self, datum: &[u8]) -> Result<(), InvalidPayload>;
     fn as_any(&self) -> &dyn Any;
 }
 

@@ -124,6 +124,15 @@ pub struct SubjectSchema {
     pub schema: Arc<SchemaRecord>,
 }
 
+/// The outcome of validating a payload against a subject version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadVerdict {
+    pub schema_id: i64,
+    pub version: i32,
+    /// Why the payload does not match; `None` when it does.
+    pub error: Option<String>,
+}
+
 /// The registry service.
 pub struct Registry {
     store: Arc<dyn Store>,
@@ -439,6 +448,27 @@ impl Registry {
             return Err(RegistryError::SubjectNotFound(subject.display_name()));
         }
         Err(RegistryError::SchemaNotFound(String::new()))
+    }
+
+    /// Checks an encoded datum against the schema of a subject version.
+    pub async fn validate_payload(
+        &self,
+        subject: &QualifiedSubject,
+        version: VersionId,
+        datum: &[u8],
+    ) -> Result<PayloadVerdict> {
+        let mut session = self.store.read().await?;
+        let all = session.versions(subject).await?;
+        let v = pick_version(subject, &all, version, false)?;
+        let parsed = self
+            .parsed_version(session.as_mut(), &v)
+            .await?
+            .ok_or_else(|| RegistryError::SchemaNotFound(v.schema_id.to_string()))?;
+        Ok(PayloadVerdict {
+            schema_id: v.schema_id,
+            version: v.version,
+            error: parsed.validate(datum).err().map(|e| e.0),
+        })
     }
 
     // ---- shared helpers ---------------------------------------------------------------------

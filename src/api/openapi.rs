@@ -20,6 +20,7 @@ use utoipa::OpenApi;
         (name = "mode", description = "Registry modes"),
         (name = "contexts", description = "Schema contexts"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "accord", description = "Accord's own endpoints, outside the Confluent paths"),
     )
 )]
 pub struct ApiDoc;

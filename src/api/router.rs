@@ -18,7 +18,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use super::error::{ErrorBody, IncompatibleAnswer, INCOMPATIBLE_CODE};
 use super::openapi::ApiDoc;
 use super::{
-    config, contexts, health, mode, root, schemas, subjects, ApiError, AppState, SR_CONTENT_TYPE,
+    config, contexts, health, mode, root, schemas, subjects, validate, ApiError, AppState,
+    SR_CONTENT_TYPE,
 };
 use crate::types::normalize_context;
 
@@ -64,6 +65,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(contexts::list))
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
+        .routes(routes!(validate::validate))
 }
 
 /// The whole HTTP application.

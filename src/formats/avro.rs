@@ -11,7 +11,9 @@ use apache_avro::schema::{
 };
 use serde_json::{Map, Value};
 
-use super::{Format, Incompatibility, InvalidSchema, ParsedSchema, ResolvedReference};
+use super::{
+    Format, Incompatibility, InvalidPayload, InvalidSchema, ParsedSchema, ResolvedReference,
+};
 use crate::types::SchemaType;
 
 pub struct AvroFormat;
@@ -22,6 +24,8 @@ pub struct AvroSchema {
     canonical: String,
     json: Value,
     schema: Schema,
+    /// The named schemas of the references, which decoding resolves names against.
+    referenced: Vec<Schema>,
     named: HashMap<String, Schema>,
 }
 
@@ -60,6 +64,7 @@ impl Format for AvroFormat {
             canonical,
             json,
             schema,
+            referenced,
             named,
         }))
     }
@@ -97,8 +102,53 @@ impl ParsedSchema for AvroSchema {
         checker.found
     }
 
+    fn validate(&self, datum: &[u8]) -> Result<(), InvalidPayload> {
+        let mut reader = StrictReader {
+            rest: datum,
+            overrun: false,
+        };
+        let schemata: Vec<&Schema> = self.referenced.iter().collect();
+        apache_avro::from_avro_datum_schemata(&self.schema, schemata, &mut reader, None)
+            .map_err(|e| InvalidPayload(format!("not a datum of this schema: {e}")))?;
+        if reader.overrun {
+            return Err(InvalidPayload(format!(
+                "the datum ends early: {} bytes are not a complete value",
+                datum.len()
+            )));
+        }
+        if !reader.rest.is_empty() {
+            return Err(InvalidPayload(format!(
+                "{} bytes left over after a complete datum of {} bytes",
+                reader.rest.len(),
+                datum.len() - reader.rest.len()
+            )));
+        }
+        Ok(())
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// Reads a datum and remembers any read past its end. apache-avro's decoder turns an
+/// end-of-input inside a string into `null` and carries on (a leniency meant for files), so a
+/// truncated message would pass; a complete datum never reads past its end.
+struct StrictReader<'a> {
+    rest: &'a [u8],
+    overrun: bool,
+}
+
+impl std::io::Read for StrictReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.rest.is_empty() && !buf.is_empty() {
+            self.overrun = true;
+            return Ok(0);
+        }
+        let n = buf.len().min(self.rest.len());
+        buf[..n].copy_from_slice(&self.rest[..n]);
+        self.rest = &self.rest[n..];
+        Ok(n)
     }
 }
 
@@ -693,6 +743,47 @@ mod tests {
         );
         assert_ne!(a.canonical(), b.canonical());
         assert_eq!(a.normalized(), b.normalized());
+    }
+
+    #[test]
+    fn validates_datums() {
+        let p = parse(
+            r#"{"type":"record","name":"R","fields":[{"name":"id","type":"long"},{"name":"tag","type":["null","string"]}]}"#,
+        );
+        let schema = p
+            .as_any()
+            .downcast_ref::<AvroSchema>()
+            .unwrap()
+            .schema()
+            .clone();
+        let value = apache_avro::types::Value::Record(vec![
+            ("id".into(), apache_avro::types::Value::Long(42)),
+            (
+                "tag".into(),
+                apache_avro::types::Value::Union(
+                    1,
+                    Box::new(apache_avro::types::Value::String("x".into())),
+                ),
+            ),
+        ]);
+        let good = apache_avro::to_avro_datum(&schema, value).unwrap();
+        assert_eq!(p.validate(&good), Ok(()));
+        let mut long = good.clone();
+        long.push(0);
+        assert!(p
+            .validate(&long)
+            .unwrap_err()
+            .0
+            .contains("1 bytes left over"));
+        assert!(p.validate(&good[..good.len() - 1]).is_err(), "truncated");
+        assert!(
+            p.validate(&[0x54, 0x04]).is_err(),
+            "union index 2 does not exist"
+        );
+        assert!(
+            p.validate(&[0x54, 0x02, 0x02, 0xff]).is_err(),
+            "string is not UTF-8"
+        );
     }
 
     #[test]

@@ -11,3 +11,4 @@ mod openapi;
 mod python_client;
 mod registry_api;
 mod storage;
+mod validate;

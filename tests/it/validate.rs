@@ -1,0 +1,98 @@
+//! `POST /accord/v1/validate/...`: a payload checked against a registered schema.
+
+use apache_avro::types::Value as Avro;
+use base64::Engine;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{assert_error, on_both_backends, TestApp};
+
+on_both_backends!(validates_avro_payloads);
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+async fn validates_avro_payloads(app: TestApp) {
+    let address = json!({"type":"record","name":"Address","namespace":"acme","fields":[{"name":"city","type":"string"}]});
+    app.register_ok("address", &address).await;
+    let order = json!({"type":"record","name":"Order","namespace":"acme","fields":[
+        {"name":"id","type":"long"},{"name":"ship_to","type":"acme.Address"}]});
+    let refs = json!([{"name": "acme.Address", "subject": "address", "version": 1}]);
+    let (s, r) = app
+        .post(
+            "/subjects/orders/versions",
+            json!({"schema": order.to_string(), "references": refs}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let id = r["id"].as_i64().unwrap();
+
+    let schemata =
+        apache_avro::Schema::parse_list([address.to_string(), order.to_string()]).unwrap();
+    let value = Avro::Record(vec![
+        ("id".into(), Avro::Long(7)),
+        (
+            "ship_to".into(),
+            Avro::Record(vec![("city".into(), Avro::String("Oslo".into()))]),
+        ),
+    ]);
+    let datum = apache_avro::to_avro_datum_schemata(&schemata[1], schemata.iter().collect(), value)
+        .unwrap();
+
+    let path = "/accord/v1/validate/subjects/orders/versions/latest";
+    let (s, v) = app.post(path, json!({"payload": b64(&datum)})).await;
+    assert_eq!(
+        (s, v.clone()),
+        (
+            StatusCode::OK,
+            json!({"valid": true, "schemaId": id, "version": 1})
+        )
+    );
+    let hex: String = datum.iter().map(|b| format!("{b:02x}")).collect();
+    let (_, v) = app
+        .post(
+            "/accord/v1/validate/subjects/orders/versions/1",
+            json!({"payload": hex, "encoding": "hex"}),
+        )
+        .await;
+    assert_eq!(v["valid"], true);
+
+    for (bad, why) in [
+        (&datum[..datum.len() - 2], "ends early"),
+        (&[datum.as_slice(), &[0]].concat()[..], "left over"),
+    ] {
+        let (s, v) = app.post(path, json!({"payload": b64(bad)})).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(v["valid"], false, "{v}");
+        assert!(v["error"].as_str().unwrap().contains(why), "{v}");
+    }
+    assert_error(&app.post(path, json!({"payload": "%%%"})).await, 400, 400);
+    assert_error(
+        &app.post(
+            "/accord/v1/validate/subjects/none/versions/1",
+            json!({"payload": ""}),
+        )
+        .await,
+        404,
+        40401,
+    );
+    assert_error(
+        &app.post(
+            "/accord/v1/validate/subjects/orders/versions/9",
+            json!({"payload": ""}),
+        )
+        .await,
+        404,
+        40402,
+    );
+    assert_error(
+        &app.post(
+            "/accord/v1/validate/subjects/orders/versions/x",
+            json!({"payload": ""}),
+        )
+        .await,
+        422,
+        42202,
+    );
+}
