@@ -23,6 +23,9 @@ use accord::startup::Application;
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
+mod common;
+use common::ORDER_SCHEMA as SCHEMA;
+
 struct Figures {
     rps: f64,
     p99_ms: f64,
@@ -238,14 +241,3 @@ fn main() -> Result<()> {
     rt.block_on(admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))?;
     Ok(())
 }
-
-/// A realistic 20-field record.
-const SCHEMA: &str = r#"{"type":"record","name":"Order","namespace":"acme.sales","fields":[
- {"name":"id","type":"string"},{"name":"customer_id","type":"string"},{"name":"created_at","type":{"type":"long","logicalType":"timestamp-millis"}},
- {"name":"status","type":{"type":"enum","name":"Status","symbols":["NEW","PAID","SHIPPED","CANCELLED"]}},
- {"name":"amount","type":"double"},{"name":"currency","type":"string","default":"EUR"},{"name":"items","type":{"type":"array","items":"string"}},
- {"name":"note","type":["null","string"],"default":null},{"name":"street","type":"string"},{"name":"city","type":"string"},
- {"name":"zip","type":"string"},{"name":"country","type":"string"},{"name":"email","type":["null","string"],"default":null},
- {"name":"phone","type":["null","string"],"default":null},{"name":"discount","type":"double","default":0.0},{"name":"tax","type":"double","default":0.0},
- {"name":"channel","type":"string","default":"web"},{"name":"priority","type":"int","default":0},{"name":"gift","type":"boolean","default":false},
- {"name":"tags","type":{"type":"map","values":"string"},"default":{}}]}"#;
