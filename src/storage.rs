@@ -158,8 +158,18 @@ pub trait Session: Send {
     /// Removes schema `id` if no subject version uses it any more; true when it did.
     async fn delete_schema_if_unused(&mut self, context: &str, id: i64) -> StoreResult<bool>;
 
+    /// Inside a write session: holds `subject` shared until commit, so that no writer of
+    /// `subject` (a delete, say) runs meanwhile, while other sessions may share it too. Used for
+    /// the subjects a new schema references.
+    async fn lock_shared(&mut self, subject: &QualifiedSubject) -> StoreResult<()>;
+
     /// Makes the session's writes durable and visible; a no-op for read sessions.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// The advisory-lock key of a subject (PostgreSQL), shared by exclusive and shared holders.
+pub(crate) fn subject_lock_key(subject: &QualifiedSubject) -> String {
+    format!("accord/subject/{}", subject.scope())
 }
 
 /// Unix time in milliseconds.

@@ -55,6 +55,19 @@ impl Registry {
             input.schema_type = Some(prev.schema_type);
             input.references = prev.references.clone();
         }
+        // Hold the referenced subjects (shared, in a fixed order) before resolving them, so a
+        // delete of a referenced version cannot commit between resolution and our insert.
+        let mut referenced: Vec<QualifiedSubject> = input
+            .references
+            .iter()
+            .filter_map(|r| QualifiedSubject::parse_in(&r.subject, &subject.context).ok())
+            .filter(|t| t != subject)
+            .collect();
+        referenced.sort();
+        referenced.dedup();
+        for target in &referenced {
+            s.lock_shared(target).await?;
+        }
         let schema_type = input.schema_type.unwrap_or(SchemaType::Avro);
         let (resolved, edges, refs) = self
             .resolve_references(s, &subject.context, &input.references)

@@ -44,7 +44,7 @@ impl Store for PostgresStore {
     async fn write(&self, subject: &QualifiedSubject) -> StoreResult<Box<dyn Session>> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(format!("accord/subject/{}", subject.scope()))
+            .bind(super::subject_lock_key(subject))
             .execute(&mut *tx)
             .await?;
         Ok(Box::new(SqlSession::<Postgres> {

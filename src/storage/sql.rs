@@ -108,7 +108,7 @@ pub(super) const VERSION_COLUMNS: &str =
     "context, subject, version, schema_id, deleted, created_at";
 
 macro_rules! impl_session {
-    ($db:ty) => {
+    ($db:ty, $shared_lock:expr) => {
         #[async_trait::async_trait]
         impl $crate::storage::Session for $crate::storage::sql::SqlSession<$db> {
             async fn schema_by_id(
@@ -408,6 +408,17 @@ macro_rules! impl_session {
                 Ok(done.rows_affected() > 0)
             }
 
+            async fn lock_shared(&mut self, subject: &QualifiedSubject) -> StoreResult<()> {
+                let statement: Option<&str> = $shared_lock;
+                if let Some(q) = statement {
+                    sqlx::query(q)
+                        .bind(crate::storage::subject_lock_key(subject))
+                        .execute(self.conn())
+                        .await?;
+                }
+                Ok(())
+            }
+
             async fn commit(self: Box<Self>) -> StoreResult<()> {
                 let this = *self;
                 if let $crate::storage::sql::Conn::Tx(tx) = this.conn {
@@ -426,6 +437,10 @@ mod instances {
     };
     use crate::types::QualifiedSubject;
 
-    impl_session!(sqlx::Postgres);
-    impl_session!(sqlx::Sqlite);
+    impl_session!(
+        sqlx::Postgres,
+        Some("SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))")
+    );
+    // SQLite write sessions are serialised whole, so there is nothing to share.
+    impl_session!(sqlx::Sqlite, None);
 }

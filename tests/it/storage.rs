@@ -25,7 +25,8 @@ conformance!(
     ids_and_schemas,
     versions_and_deletes,
     references_and_settings,
-    write_sessions_serialise_and_roll_back
+    write_sessions_serialise_and_roll_back,
+    shared_lock_waits_for_writer,
 );
 
 fn subject(name: &str) -> QualifiedSubject {
@@ -255,4 +256,29 @@ async fn write_sessions_serialise_and_roll_back(fx: StoreFixture) {
         1,
         "the second writer sees the first one's version"
     );
+}
+
+/// A registration that references subject Y holds Y shared: it must wait while a writer of Y
+/// (a delete) is in flight, and then see what that writer committed.
+async fn shared_lock_waits_for_writer(fx: StoreFixture) {
+    let (x, y) = (subject("x"), subject("y"));
+    let mut deleter = fx.store.write(&y).await.unwrap();
+    deleter.insert_schema(&schema(1, "Y"), &[]).await.unwrap();
+    deleter.insert_version(&version(&y, 1, 1)).await.unwrap();
+    let store = fx.store.clone();
+    let (x2, y2) = (x.clone(), y.clone());
+    let registrar = tokio::spawn(async move {
+        let mut w = store.write(&x2).await.unwrap();
+        w.lock_shared(&y2).await.unwrap();
+        let seen = w.versions(&y2).await.unwrap().len();
+        w.commit().await.unwrap();
+        seen
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !registrar.is_finished(),
+        "the shared holder must wait for the writer of y"
+    );
+    deleter.commit().await.unwrap();
+    assert_eq!(registrar.await.unwrap(), 1);
 }
