@@ -1,10 +1,13 @@
-//! Typed server configuration: defaults < environment < flags (clap reads both). `validate()`
-//! reports every problem at once.
+//! Typed server configuration: defaults < file < environment < flags. clap reads flags and
+//! environment; [`ServerConfig::apply_file`] fills, from a TOML file, what neither of them set.
+//! `validate()` reports every problem at once.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, ValueEnum};
+use serde::Deserialize;
 
 use crate::types::CompatibilityLevel;
 
@@ -17,6 +20,11 @@ pub enum LogFormat {
 /// How `accord-server` runs.
 #[derive(Debug, Clone, Args)]
 pub struct ServerConfig {
+    /// A TOML file with any of these settings (names as the flags, `_` for `-`); flags and
+    /// environment variables win over it.
+    #[arg(long = "config", env = "ACCORD_CONFIG")]
+    pub config_file: Option<PathBuf>,
+
     /// Address to listen on.
     #[arg(long, env = "ACCORD_LISTEN", default_value = "0.0.0.0:8081")]
     pub listen: SocketAddr,
@@ -67,6 +75,7 @@ impl ServerConfig {
     /// A configuration for tests and embedding: listens on an ephemeral loopback port.
     pub fn ephemeral(database_url: Option<String>, data_dir: PathBuf) -> Self {
         Self {
+            config_file: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url,
             data_dir,
@@ -78,6 +87,48 @@ impl ServerConfig {
             schema_cache: 10_000,
             log_format: LogFormat::Plain,
         }
+    }
+
+    /// Takes from `file` every setting that neither a flag nor an environment variable gave
+    /// (`matches` tells which did).
+    pub fn apply_file(&mut self, file: FileConfig, matches: &ArgMatches) -> Result<(), String> {
+        let unset = |id: &str| {
+            !matches!(
+                matches.value_source(id),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            )
+        };
+        macro_rules! fill {
+            ($($field:ident),*) => {$(
+                if let Some(v) = file.$field {
+                    if unset(stringify!($field)) {
+                        self.$field = v.into();
+                    }
+                }
+            )*};
+        }
+        fill!(
+            listen,
+            database_url,
+            data_dir,
+            db_max_connections,
+            max_body_bytes,
+            max_schema_bytes,
+            incompatible_error_code,
+            schema_cache
+        );
+        if let Some(level) = file.default_compatibility {
+            if unset("default_compatibility") {
+                self.default_compatibility = parse_level(&level)?;
+            }
+        }
+        if let Some(format) = file.log_format {
+            if unset("log_format") {
+                self.log_format = LogFormat::from_str(&format, true)
+                    .map_err(|_| format!("log_format must be plain or json, got '{format}'"))?;
+            }
+        }
+        Ok(())
     }
 
     /// Every problem with the configuration, or none.
@@ -117,6 +168,28 @@ impl ServerConfig {
     }
 }
 
+/// What a config file may set. Unknown keys are refused, so a typo is not silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub database_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub db_max_connections: Option<u32>,
+    pub max_body_bytes: Option<usize>,
+    pub max_schema_bytes: Option<usize>,
+    pub default_compatibility: Option<String>,
+    pub incompatible_error_code: Option<u32>,
+    pub schema_cache: Option<usize>,
+    pub log_format: Option<String>,
+}
+
+impl FileConfig {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
 /// A URL with its password hidden, for logs and errors.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -128,5 +201,55 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, FromArgMatches, Parser};
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: ServerConfig,
+    }
+
+    fn load(args: &[&str], file: &str) -> Result<ServerConfig, String> {
+        let matches = Cli::command()
+            .try_get_matches_from(args)
+            .map_err(|e| e.to_string())?;
+        let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+        cli.config.apply_file(FileConfig::parse(file)?, &matches)?;
+        Ok(cli.config)
+    }
+
+    #[test]
+    fn file_fills_what_flags_do_not_set() {
+        let file = r#"
+            listen = "127.0.0.1:9000"
+            database_url = "postgres://u@h/db"
+            default_compatibility = "full_transitive"
+            max_body_bytes = 4096
+        "#;
+        let c = load(&["accord-server", "--max-body-bytes", "8192"], file).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(c.database_url.as_deref(), Some("postgres://u@h/db"));
+        assert_eq!(c.default_compatibility, CompatibilityLevel::FullTransitive);
+        assert_eq!(c.max_body_bytes, 8192, "the flag wins over the file");
+        assert_eq!(
+            c.schema_cache, 10_000,
+            "the default stays where nothing is set"
+        );
+    }
+
+    #[test]
+    fn file_errors_are_reported() {
+        assert!(load(&["accord-server"], "listn = \"x\"")
+            .unwrap_err()
+            .contains("listn"));
+        assert!(load(&["accord-server"], "default_compatibility = \"sideways\"").is_err());
+        assert!(load(&["accord-server"], "log_format = \"xml\"").is_err());
     }
 }

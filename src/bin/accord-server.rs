@@ -1,9 +1,10 @@
 //! `accord-server`: the registry. `serve` (default), `migrate`, `openapi`.
 
-use clap::{Parser, Subcommand};
+use anyhow::Context;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use accord::config::{LogFormat, ServerConfig};
+use accord::config::{FileConfig, LogFormat, ServerConfig};
 use accord::startup::{open_store, Application};
 
 #[derive(Parser)]
@@ -40,9 +41,36 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+/// Start-up errors are printed as one readable chain, never as a backtrace.
+fn main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("accord-server: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("accord-server: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if let Some(path) = cli.config.config_file.clone() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        let file = FileConfig::parse(&text)
+            .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+        cli.config
+            .apply_file(file, &matches)
+            .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => {
             print!("{}", accord::api::openapi::document_json());
