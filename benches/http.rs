@@ -112,14 +112,8 @@ async fn admin(sql: &str) -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    let rounds: usize = std::env::var("ACCORD_BENCH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
-    let seconds: u64 = std::env::var("ACCORD_BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
+    let rounds: usize = common::env_or("ACCORD_BENCH_ROUNDS", 3);
+    let seconds: u64 = common::env_or("ACCORD_BENCH_SECONDS", 5);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

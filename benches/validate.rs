@@ -74,14 +74,8 @@ fn order_value(i: usize) -> Value {
 }
 
 fn main() -> Result<()> {
-    let seconds: f64 = std::env::var("ACCORD_BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2.0);
-    let rounds: usize = std::env::var("ACCORD_BENCH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+    let seconds: f64 = common::env_or("ACCORD_BENCH_SECONDS", 2.0);
+    let rounds: usize = common::env_or("ACCORD_BENCH_ROUNDS", 3);
 
     let parsed = AvroFormat
         .parse(common::ORDER_SCHEMA, &[])

@@ -1,6 +1,14 @@
 //! Fixtures shared by the benches.
 #![allow(dead_code)]
 
+/// A numeric setting from the environment, or its default.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A realistic 20-field record.
 pub const ORDER_SCHEMA: &str = r#"{"type":"record","name":"Order","namespace":"acme.sales","fields":[
  {"name":"id","type":"string"},{"name":"customer_id","type":"string"},{"name":"created_at","type":{"type":"long","logicalType":"timestamp-millis"}},
