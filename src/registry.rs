@@ -641,7 +641,7 @@ impl Registry {
 /// A borrowed `(context, id)` cache key, so the hot read allocates nothing to look up. Hashes
 /// exactly as the owned `(String, i64)` does.
 #[derive(Hash)]
-struct IdKey<'a>(&'a str, i64);
+pub(crate) struct IdKey<'a>(pub &'a str, pub i64);
 
 impl quick_cache::Equivalent<(String, i64)> for IdKey<'_> {
     fn equivalent(&self, key: &(String, i64)) -> bool {

@@ -1,5 +1,6 @@
 //! `/schemas`: schemas by global id, and the shapes schema answers share.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -12,7 +13,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{page, ApiResult, AppState, Path, Query, SrJson, SR_CONTENT_TYPE};
-use crate::registry::SubjectSchema;
+use crate::registry::{IdKey, SubjectSchema};
 use crate::storage::SchemaRecord;
 use crate::types::{QualifiedSubject, SchemaReference, SchemaType, DEFAULT_CONTEXT};
 
@@ -60,15 +61,15 @@ impl RenderedSchemas {
     }
 
     fn body(&self, record: &SchemaRecord) -> Response {
-        let key = (record.context.clone(), record.id);
-        let body = match self.bodies.get(&key) {
+        let body = match self.bodies.get(&IdKey(&record.context, record.id)) {
             Some(entry) if entry.0 == record.fingerprint => entry.1.clone(),
             _ => {
                 let body = Bytes::from(
                     serde_json::to_vec(&SchemaString::from(record)).unwrap_or_default(),
                 );
                 let entry = Arc::new((record.fingerprint.clone(), body.clone()));
-                self.bodies.insert(key, entry);
+                self.bodies
+                    .insert((record.context.clone(), record.id), entry);
                 body
             }
         };
@@ -154,12 +155,16 @@ pub struct ByIdParams {
 }
 
 impl ByIdParams {
-    fn context(&self) -> String {
-        self.subject
+    /// The context the id belongs to: the default one unless `subject` names another.
+    fn context(&self) -> Cow<'static, str> {
+        match self
+            .subject
             .as_deref()
             .and_then(|s| QualifiedSubject::parse(s).ok())
-            .map(|s| s.context)
-            .unwrap_or_else(|| DEFAULT_CONTEXT.to_owned())
+        {
+            Some(s) => Cow::Owned(s.context),
+            None => Cow::Borrowed(DEFAULT_CONTEXT),
+        }
     }
 }
 
