@@ -17,7 +17,7 @@ use crate::registry::{IdKey, SubjectSchema};
 use crate::storage::SchemaRecord;
 use crate::types::{QualifiedSubject, SchemaReference, SchemaType, DEFAULT_CONTEXT};
 
-/// A schema by id.
+/// A schema by id; also the schema part of every other schema answer.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SchemaString {
@@ -84,16 +84,8 @@ pub struct Schema {
     pub subject: String,
     pub version: i32,
     pub id: i64,
-    pub schema_type: SchemaType,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub references: Vec<SchemaReference>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub rule_set: Option<Value>,
-    pub schema: String,
+    #[serde(flatten)]
+    pub content: SchemaString,
     /// Present (true) only for soft-deleted versions.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
@@ -105,11 +97,7 @@ impl From<&SubjectSchema> for Schema {
             subject: s.subject.display_name(),
             version: s.version,
             id: s.schema.id,
-            schema_type: s.schema.schema_type,
-            references: s.schema.references.clone(),
-            metadata: s.schema.metadata.clone(),
-            rule_set: s.schema.rule_set.clone(),
-            schema: s.schema.schema.clone(),
+            content: SchemaString::from(s.schema.as_ref()),
             deleted: s.deleted,
         }
     }

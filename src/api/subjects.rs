@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::ErrorBody;
-use super::schemas::Schema;
+use super::schemas::{Schema, SchemaString};
 use super::{page, subject, version, ApiResult, AppState, Path, Query, SrJson, SR_CONTENT_TYPE};
 use crate::registry::{guid, RegistryError, SchemaInput};
 use crate::types::{SchemaReference, SchemaType};
@@ -67,16 +67,8 @@ pub struct RegisterSchemaResponse {
     pub id: i64,
     pub version: i32,
     pub guid: String,
-    pub schema_type: SchemaType,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub references: Vec<SchemaReference>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub rule_set: Option<Value>,
-    pub schema: String,
+    #[serde(flatten)]
+    pub content: SchemaString,
     pub ts: i64,
 }
 
@@ -250,11 +242,7 @@ pub async fn register(
         id: schema.id,
         version: r.version,
         guid: guid(&schema.fingerprint),
-        schema_type: schema.schema_type,
-        references: schema.references.clone(),
-        metadata: schema.metadata.clone(),
-        rule_set: schema.rule_set.clone(),
-        schema: schema.schema.clone(),
+        content: SchemaString::from(schema.as_ref()),
         ts: schema.created_at,
     }))
 }
