@@ -3,11 +3,13 @@
 //! breaks when it reads data written with another schema.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::types::SchemaType;
 
 pub mod avro;
+pub mod protobuf;
 
 /// A referenced schema, resolved to its text. Lists of these are in dependency order: a
 /// schema comes after the schemas it references.
@@ -43,18 +45,45 @@ pub struct Incompatibility {
     pub info: String,
 }
 
+/// How strictly a payload is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayloadOptions {
+    /// Protobuf: accept fields the schema does not declare (written by a newer producer).
+    pub allow_unknown_fields: bool,
+}
+
+impl Default for PayloadOptions {
+    fn default() -> Self {
+        Self {
+            allow_unknown_fields: true,
+        }
+    }
+}
+
 /// A schema that parsed and validated.
 pub trait ParsedSchema: Send + Sync + std::fmt::Debug + 'static {
     fn schema_type(&self) -> SchemaType;
     /// The text stored and served back.
     fn canonical(&self) -> &str;
+    /// The text identity is hashed from: two inputs with the same identity are the same schema
+    /// (one id). Usually the canonical text; Protobuf renders its descriptor, so that `.proto`
+    /// text and a serialized descriptor of one file are one schema.
+    fn identity(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self.canonical())
+    }
+    /// The schema rendered in a named alternative form (`format=` on reads), when this format
+    /// has it: Protobuf `serialized` is the base64 `FileDescriptorProto`.
+    fn render(&self, _format: &str) -> Option<String> {
+        None
+    }
     /// The text compared and stored when `normalize=true`.
     fn normalized(&self) -> String;
     /// What breaks when `self` reads data written with `writer` (of the same type).
     fn read_incompatibilities(&self, writer: &dyn ParsedSchema) -> Vec<Incompatibility>;
     /// Checks one encoded datum (without the Confluent framing) against this schema: it must
-    /// decode completely, with nothing left over. The proxy calls this per message.
-    fn validate(&self, datum: &[u8]) -> Result<(), InvalidPayload>;
+    /// decode completely, with nothing left over. The proxy calls this per message. Protobuf
+    /// payloads start with the Confluent message-index path.
+    fn validate(&self, datum: &[u8], options: PayloadOptions) -> Result<(), InvalidPayload>;
     fn as_any(&self) -> &dyn Any;
 }
 
@@ -77,7 +106,10 @@ pub struct Formats {
 impl Default for Formats {
     fn default() -> Self {
         Self {
-            formats: vec![Box::new(avro::AvroFormat)],
+            formats: vec![
+                Box::new(avro::AvroFormat),
+                Box::new(protobuf::ProtobufFormat),
+            ],
         }
     }
 }

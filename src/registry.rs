@@ -383,7 +383,6 @@ impl Registry {
         include_deleted: bool,
     ) -> Result<SubjectSchema> {
         let mut session = self.store.read().await?;
-        let schema_type = input.schema_type.unwrap_or(SchemaType::Avro);
         let (parsed, refs) = self
             .parse_input(session.as_mut(), &subject.context, &input)
             .await?;
@@ -394,12 +393,7 @@ impl Registry {
                 .options
                 .normalize
                 .unwrap_or(false);
-        let text = if normalize {
-            parsed.normalized()
-        } else {
-            parsed.canonical().to_owned()
-        };
-        let hash = content_hash(schema_type, &text, &refs);
+        let (text, hash) = stored_text_and_hash(parsed.as_ref(), normalize, &refs);
         let mut candidates = session.versions_with_content(subject, &hash).await?;
         if candidates.is_empty() && normalize {
             // Versions registered without normalize: compare normalized forms one by one.
@@ -450,6 +444,16 @@ impl Registry {
         Err(RegistryError::SchemaNotFound(String::new()))
     }
 
+    /// A stored schema in an alternative form (`format=` on reads), when its format has one;
+    /// `None` means the stored text is the answer.
+    pub async fn render_as(&self, schema: &SchemaRecord, format: &str) -> Result<Option<String>> {
+        let mut session = self.store.read().await?;
+        let parsed = self
+            .parsed_schema(session.as_mut(), &schema.context, schema.id)
+            .await?;
+        Ok(parsed.and_then(|p| p.render(format)))
+    }
+
     /// Checks an encoded datum against the schema of a subject version.
     pub async fn validate_payload(
         &self,
@@ -467,7 +471,10 @@ impl Registry {
         Ok(PayloadVerdict {
             schema_id: v.schema_id,
             version: v.version,
-            error: parsed.validate(datum).err().map(|e| e.0),
+            error: parsed
+                .validate(datum, Default::default())
+                .err()
+                .map(|e| e.0),
         })
     }
 
@@ -611,14 +618,22 @@ impl Registry {
         session: &mut dyn Session,
         v: &VersionRecord,
     ) -> Result<Option<Arc<dyn ParsedSchema>>> {
-        let key = (v.subject.context.clone(), v.schema_id);
-        if let Some(p) = self.parsed.get(&key) {
+        self.parsed_schema(session, &v.subject.context, v.schema_id)
+            .await
+    }
+
+    /// The parsed schema with an id, from the cache or parsed with its references.
+    async fn parsed_schema(
+        &self,
+        session: &mut dyn Session,
+        context: &str,
+        id: i64,
+    ) -> Result<Option<Arc<dyn ParsedSchema>>> {
+        if let Some(p) = self.parsed.get(&IdKey(context, id)) {
             return Ok(Some(p));
         }
-        let Some(schema) = self
-            .load_schema(session, &v.subject.context, v.schema_id)
-            .await?
-        else {
+        let key = (context.to_owned(), id);
+        let Some(schema) = self.load_schema(session, context, id).await? else {
             return Ok(None);
         };
         let (resolved, _, _) = self
@@ -679,6 +694,24 @@ fn sha256_hex(parts: &[&str]) -> String {
         h.update([0u8]);
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The text a schema is stored as and the hash of its identity: the normalized form when
+/// asked, else the canonical text (hashed by the format's identity, so equivalent inputs share
+/// an id).
+pub fn stored_text_and_hash(
+    parsed: &dyn ParsedSchema,
+    normalize: bool,
+    refs: &[SchemaReference],
+) -> (String, String) {
+    if normalize {
+        let text = parsed.normalized();
+        let hash = content_hash(parsed.schema_type(), &text, refs);
+        (text, hash)
+    } else {
+        let hash = content_hash(parsed.schema_type(), &parsed.identity(), refs);
+        (parsed.canonical().to_owned(), hash)
+    }
 }
 
 /// Hash of what a lookup matches: type, text and references.

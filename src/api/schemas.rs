@@ -77,6 +77,33 @@ impl RenderedSchemas {
     }
 }
 
+/// The schema text for a `format=` query: `None` when the stored text is the answer.
+pub(super) async fn formatted(
+    st: &AppState,
+    record: &SchemaRecord,
+    format: Option<&str>,
+) -> ApiResult<Option<String>> {
+    match format {
+        Some(f) if !f.is_empty() => Ok(st.registry.render_as(record, f).await?),
+        _ => Ok(None),
+    }
+}
+
+impl Schema {
+    /// The version answer, its text in the `format` asked for.
+    pub(super) async fn formatted(
+        st: &AppState,
+        s: &SubjectSchema,
+        format: Option<&str>,
+    ) -> ApiResult<Self> {
+        let mut out = Schema::from(s);
+        if let Some(text) = formatted(st, &s.schema, format).await? {
+            out.content.schema = text;
+        }
+        Ok(out)
+    }
+}
+
 /// A schema as registered under a subject version.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -132,8 +159,7 @@ pub struct ListSchemasParams {
 pub struct ByIdParams {
     /// A subject (or `:.ctx:`) whose context the id belongs to.
     subject: Option<String>,
-    /// Accepted for compatibility; the stored form is returned.
-    #[allow(dead_code)]
+    /// `serialized`: a Protobuf schema as a base64 `FileDescriptorProto`; otherwise the stored text.
     format: Option<String>,
     /// Include soft-deleted subject versions (listings only).
     #[serde(default, deserialize_with = "super::flag")]
@@ -189,6 +215,11 @@ pub async fn by_id(
     Query(p): Query<ByIdParams>,
 ) -> ApiResult<Response> {
     let s = st.registry.schema_by_id(&p.context(), id).await?;
+    if let Some(text) = formatted(&st, &s, p.format.as_deref()).await? {
+        let mut body = SchemaString::from(s.as_ref());
+        body.schema = text;
+        return Ok(SrJson(body).into_response());
+    }
     Ok(st.rendered.body(&s))
 }
 
@@ -202,7 +233,11 @@ pub async fn raw_by_id(
     Query(p): Query<ByIdParams>,
 ) -> ApiResult<impl IntoResponse> {
     let s = st.registry.schema_by_id(&p.context(), id).await?;
-    Ok(([(header::CONTENT_TYPE, SR_CONTENT_TYPE)], s.schema.clone()))
+    let text = formatted(&st, &s, p.format.as_deref()).await?;
+    Ok((
+        [(header::CONTENT_TYPE, SR_CONTENT_TYPE)],
+        text.unwrap_or_else(|| s.schema.clone()),
+    ))
 }
 
 /// Subjects that use a schema.

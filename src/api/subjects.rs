@@ -98,8 +98,7 @@ pub struct LookupParams {
     /// Also match soft-deleted versions.
     #[serde(default, deserialize_with = "super::flag")]
     deleted: bool,
-    /// Accepted for compatibility.
-    #[allow(dead_code)]
+    /// `serialized`: answer a Protobuf schema as a base64 `FileDescriptorProto`.
     format: Option<String>,
 }
 
@@ -148,8 +147,7 @@ pub struct VersionParams {
     /// Also return a soft-deleted version.
     #[serde(default, deserialize_with = "super::flag")]
     deleted: bool,
-    /// Accepted for compatibility.
-    #[allow(dead_code)]
+    /// `serialized`: answer a Protobuf schema as a base64 `FileDescriptorProto`.
     format: Option<String>,
     offset: Option<usize>,
     limit: Option<i64>,
@@ -187,7 +185,9 @@ pub async fn lookup(
         .registry
         .lookup(&s, body.into_input()?, p.normalize, p.deleted)
         .await?;
-    Ok(SrJson(Schema::from(&found)))
+    Ok(SrJson(
+        Schema::formatted(&st, &found, p.format.as_deref()).await?,
+    ))
 }
 
 /// Deletes a subject: soft, or with `permanent=true` for good.
@@ -259,9 +259,10 @@ pub async fn get_version(
     Query(p): Query<VersionParams>,
 ) -> ApiResult<SrJson<Schema>> {
     let (s, v) = (subject(&raw)?, version(&v)?);
-    Ok(SrJson(Schema::from(
-        &st.registry.version(&s, v, p.deleted).await?,
-    )))
+    let found = st.registry.version(&s, v, p.deleted).await?;
+    Ok(SrJson(
+        Schema::formatted(&st, &found, p.format.as_deref()).await?,
+    ))
 }
 
 /// The schema text of one version.
@@ -277,9 +278,10 @@ pub async fn get_version_schema(
 ) -> ApiResult<impl IntoResponse> {
     let (s, v) = (subject(&raw)?, version(&v)?);
     let found = st.registry.version(&s, v, p.deleted).await?;
+    let text = super::schemas::formatted(&st, &found.schema, p.format.as_deref()).await?;
     Ok((
         [(header::CONTENT_TYPE, SR_CONTENT_TYPE)],
-        found.schema.schema.clone(),
+        text.unwrap_or_else(|| found.schema.schema.clone()),
     ))
 }
 

@@ -12,7 +12,8 @@ use apache_avro::schema::{
 use serde_json::{Map, Value};
 
 use super::{
-    Format, Incompatibility, InvalidPayload, InvalidSchema, ParsedSchema, ResolvedReference,
+    Format, Incompatibility, InvalidPayload, InvalidSchema, ParsedSchema, PayloadOptions,
+    ResolvedReference,
 };
 use crate::types::SchemaType;
 
@@ -102,7 +103,7 @@ impl ParsedSchema for AvroSchema {
         checker.found
     }
 
-    fn validate(&self, datum: &[u8]) -> Result<(), InvalidPayload> {
+    fn validate(&self, datum: &[u8], _options: PayloadOptions) -> Result<(), InvalidPayload> {
         let mut reader = StrictReader {
             rest: datum,
             overrun: false,
@@ -767,21 +768,27 @@ mod tests {
             ),
         ]);
         let good = apache_avro::to_avro_datum(&schema, value).unwrap();
-        assert_eq!(p.validate(&good), Ok(()));
+        assert_eq!(p.validate(&good, PayloadOptions::default()), Ok(()));
         let mut long = good.clone();
         long.push(0);
         assert!(p
-            .validate(&long)
+            .validate(&long, PayloadOptions::default())
             .unwrap_err()
             .0
             .contains("1 bytes left over"));
-        assert!(p.validate(&good[..good.len() - 1]).is_err(), "truncated");
         assert!(
-            p.validate(&[0x54, 0x04]).is_err(),
+            p.validate(&good[..good.len() - 1], PayloadOptions::default())
+                .is_err(),
+            "truncated"
+        );
+        assert!(
+            p.validate(&[0x54, 0x04], PayloadOptions::default())
+                .is_err(),
             "union index 2 does not exist"
         );
         assert!(
-            p.validate(&[0x54, 0x02, 0x02, 0xff]).is_err(),
+            p.validate(&[0x54, 0x02, 0x02, 0xff], PayloadOptions::default())
+                .is_err(),
             "string is not UTF-8"
         );
     }

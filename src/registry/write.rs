@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{
-    content_hash, fingerprint, pick_version, Registry, RegistryError, Result, SchemaInput,
+    fingerprint, pick_version, stored_text_and_hash, Registry, RegistryError, Result, SchemaInput,
     SubjectSchema,
 };
 use crate::compat::{self, Previous};
@@ -73,12 +73,7 @@ impl Registry {
             .resolve_references(s, &subject.context, &input.references)
             .await?;
         let parsed = self.formats.parse(schema_type, &input.schema, &resolved)?;
-        let text = if normalize {
-            parsed.normalized()
-        } else {
-            parsed.canonical().to_owned()
-        };
-        let chash = content_hash(schema_type, &text, &refs);
+        let (text, chash) = stored_text_and_hash(parsed.as_ref(), normalize, &refs);
 
         // Re-registering what the subject already has returns it, in any mode.
         if input.id.is_none() {

@@ -1,0 +1,542 @@
+//! Protobuf: `.proto` source (proto2 and proto3) compiled with protox, or the base64 serialized
+//! `FileDescriptorProto` some clients send instead; both become prost-reflect descriptors.
+//! Imports resolve through references (by import path), then the well-known types and a few
+//! common types bundled here, as the Confluent registry does. Identity is the descriptor
+//! rendered back to text ([`print`]), so the two input forms of one file are one schema.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use miette::Diagnostic;
+use prost::Message;
+use prost_reflect::{
+    Cardinality, DynamicMessage, FileDescriptor, MessageDescriptor, ReflectMessage,
+};
+use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
+
+use super::{
+    Format, Incompatibility, InvalidPayload, InvalidSchema, ParsedSchema, PayloadOptions,
+    ResolvedReference,
+};
+use crate::types::SchemaType;
+
+mod compat;
+mod print;
+
+/// The file name a schema sent as text compiles under (text carries no name of its own).
+pub const DEFAULT_FILE_NAME: &str = "default.proto";
+
+/// Common files that resolve without a reference, as they do in the Confluent registry.
+const COMMON_FILES: &[(&str, &str)] = &[
+    (
+        "confluent/meta.proto",
+        include_str!("protobuf/common/confluent/meta.proto"),
+    ),
+    (
+        "confluent/type/decimal.proto",
+        include_str!("protobuf/common/confluent/type/decimal.proto"),
+    ),
+    (
+        "google/type/date.proto",
+        include_str!("protobuf/common/google/type/date.proto"),
+    ),
+    (
+        "google/type/dayofweek.proto",
+        include_str!("protobuf/common/google/type/dayofweek.proto"),
+    ),
+    (
+        "google/type/decimal.proto",
+        include_str!("protobuf/common/google/type/decimal.proto"),
+    ),
+    (
+        "google/type/latlng.proto",
+        include_str!("protobuf/common/google/type/latlng.proto"),
+    ),
+    (
+        "google/type/money.proto",
+        include_str!("protobuf/common/google/type/money.proto"),
+    ),
+    (
+        "google/type/month.proto",
+        include_str!("protobuf/common/google/type/month.proto"),
+    ),
+    (
+        "google/type/timeofday.proto",
+        include_str!("protobuf/common/google/type/timeofday.proto"),
+    ),
+];
+
+/// Whether an import path resolves without a reference.
+pub fn is_builtin(name: &str) -> bool {
+    GoogleFileResolver::new().open_file(name).is_ok()
+        || COMMON_FILES.iter().any(|(n, _)| *n == name)
+}
+
+pub struct ProtobufFormat;
+
+/// A compiled Protobuf file.
+pub struct ProtobufSchema {
+    file: FileDescriptor,
+    canonical: String,
+    rendered: String,
+    /// Whether any message in the file's pool has a proto2 `required` field.
+    has_required: bool,
+}
+
+impl std::fmt::Debug for ProtobufSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProtobufSchema")
+            .field("file", &self.file.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProtobufSchema {
+    pub fn file(&self) -> &FileDescriptor {
+        &self.file
+    }
+
+    /// The message a Confluent message-index path names: the first index picks a top-level
+    /// message, each further one a nested message of the previous.
+    pub fn message_at(&self, indexes: &[i32]) -> Option<MessageDescriptor> {
+        let (first, rest) = indexes.split_first().unwrap_or((&0, &[]));
+        let mut m = self.file.messages().nth(usize::try_from(*first).ok()?)?;
+        for i in rest {
+            let next = m.child_messages().nth(usize::try_from(*i).ok()?)?;
+            m = next;
+        }
+        Some(m)
+    }
+}
+
+/// One input file: compiled from text, or decoded from a serialized descriptor.
+enum Source {
+    Text(String),
+    Descriptor(bytes::Bytes),
+}
+
+impl Source {
+    fn of(schema: &str) -> Source {
+        match decode_base64_descriptor(schema) {
+            Some(bytes) => Source::Descriptor(bytes),
+            None => Source::Text(schema.to_owned()),
+        }
+    }
+}
+
+/// The bytes of a serialized `FileDescriptorProto`, when `schema` is one in base64.
+fn decode_base64_descriptor(schema: &str) -> Option<bytes::Bytes> {
+    let t = schema.trim();
+    if t.is_empty()
+        || !t
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+    {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD.decode(t).ok()?;
+    prost_types::FileDescriptorProto::decode(bytes.as_slice()).ok()?;
+    Some(bytes.into())
+}
+
+/// The files of one compilation, by import path.
+#[derive(Default)]
+struct Sources {
+    files: HashMap<String, File>,
+    texts: HashMap<String, String>,
+}
+
+impl Sources {
+    /// Adds a file under `name`; its text is kept for error locations.
+    fn add(&mut self, name: &str, source: Source) -> Result<(), InvalidSchema> {
+        let file = match source {
+            Source::Text(text) => {
+                self.texts.insert(name.to_owned(), text.clone());
+                File::from_source(name, &text).map_err(|e| self.describe(&e))?
+            }
+            Source::Descriptor(bytes) => {
+                let mut proto = prost_types::FileDescriptorProto::decode(bytes.as_ref())
+                    .map_err(|e| InvalidSchema(format!("{name}: not a file descriptor: {e}")))?;
+                // The name given to the reference wins, so imports of it resolve.
+                if proto.name() != name {
+                    proto.name = Some(name.to_owned());
+                    File::from_file_descriptor_proto(proto)
+                } else {
+                    File::decode_file_descriptor_proto(bytes)
+                        .map_err(|e| InvalidSchema(format!("{name}: not a file descriptor: {e}")))?
+                }
+            }
+        };
+        self.files.insert(name.to_owned(), file);
+        Ok(())
+    }
+
+    /// The compiler's message with the file, line and column it points at.
+    fn describe(&self, e: &protox::Error) -> InvalidSchema {
+        let message = e.to_string();
+        let Some(file) = e.file() else {
+            return InvalidSchema(message);
+        };
+        let offset = e
+            .labels()
+            .and_then(|mut labels| labels.next())
+            .map(|l| l.offset());
+        match (offset, self.texts.get(file)) {
+            (Some(offset), Some(text)) => {
+                let (line, column) = line_column(text, offset);
+                InvalidSchema(format!("{file}:{line}:{column}: {message}"))
+            }
+            _ => InvalidSchema(format!("{file}: {message}")),
+        }
+    }
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+struct SourcesResolver(Arc<HashMap<String, File>>);
+
+impl FileResolver for SourcesResolver {
+    fn open_file(&self, name: &str) -> Result<File, protox::Error> {
+        self.0
+            .get(name)
+            .cloned()
+            .ok_or_else(|| protox::Error::file_not_found(name))
+    }
+}
+
+struct CommonResolver;
+
+impl FileResolver for CommonResolver {
+    fn open_file(&self, name: &str) -> Result<File, protox::Error> {
+        match COMMON_FILES.iter().find(|(n, _)| *n == name) {
+            Some((n, text)) => File::from_source(n, text),
+            None => Err(protox::Error::file_not_found(name)),
+        }
+    }
+}
+
+impl Format for ProtobufFormat {
+    fn schema_type(&self) -> SchemaType {
+        SchemaType::Protobuf
+    }
+
+    fn parse(
+        &self,
+        schema: &str,
+        references: &[ResolvedReference],
+    ) -> Result<Arc<dyn ParsedSchema>, InvalidSchema> {
+        let mut sources = Sources::default();
+        for r in references {
+            if r.schema_type != SchemaType::Protobuf {
+                return Err(InvalidSchema(format!(
+                    "reference '{}' is a {} schema; a Protobuf import must be Protobuf",
+                    r.name, r.schema_type
+                )));
+            }
+            sources.add(&r.name, Source::of(&r.schema))?;
+        }
+        let source = Source::of(schema);
+        let name = match &source {
+            Source::Descriptor(bytes) => prost_types::FileDescriptorProto::decode(bytes.as_ref())
+                .ok()
+                .and_then(|p| p.name)
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| DEFAULT_FILE_NAME.to_owned()),
+            Source::Text(_) => DEFAULT_FILE_NAME.to_owned(),
+        };
+        if sources.files.contains_key(&name) {
+            return Err(InvalidSchema(format!(
+                "a reference is named '{name}', the name of the schema itself"
+            )));
+        }
+        let is_text = matches!(source, Source::Text(_));
+        sources.add(&name, source)?;
+        let texts = std::mem::take(&mut sources.texts);
+        let files = Arc::new(std::mem::take(&mut sources.files));
+        let sources = Sources {
+            files: HashMap::new(),
+            texts,
+        };
+
+        let mut resolver = ChainFileResolver::new();
+        resolver.add(SourcesResolver(files));
+        resolver.add(GoogleFileResolver::new());
+        resolver.add(CommonResolver);
+        let mut compiler = protox::Compiler::with_file_resolver(resolver);
+        compiler.include_imports(true);
+        compiler
+            .open_file(&name)
+            .map_err(|e| sources.describe(&e))?;
+        let pool = compiler.descriptor_pool();
+        let file = pool
+            .get_file_by_name(&name)
+            .ok_or_else(|| InvalidSchema(format!("{name}: not compiled")))?;
+        let rendered = print::render(&file, false);
+        let canonical = match (is_text, schema.trim()) {
+            (true, text) => text.to_owned(),
+            (false, _) => rendered.clone(),
+        };
+        let has_required = pool
+            .all_messages()
+            .any(|m| m.fields().any(|f| f.cardinality() == Cardinality::Required));
+        Ok(Arc::new(ProtobufSchema {
+            has_required,
+            file,
+            canonical,
+            rendered,
+        }))
+    }
+}
+
+impl ParsedSchema for ProtobufSchema {
+    fn schema_type(&self) -> SchemaType {
+        SchemaType::Protobuf
+    }
+
+    fn canonical(&self) -> &str {
+        &self.canonical
+    }
+
+    fn identity(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.rendered)
+    }
+
+    fn normalized(&self) -> String {
+        print::render(&self.file, true)
+    }
+
+    fn render(&self, format: &str) -> Option<String> {
+        match format {
+            // Encoded from the pool, so extension options survive.
+            "serialized" => {
+                Some(base64::engine::general_purpose::STANDARD.encode(self.file.encode_to_vec()))
+            }
+            _ => None,
+        }
+    }
+
+    fn read_incompatibilities(&self, writer: &dyn ParsedSchema) -> Vec<Incompatibility> {
+        let Some(writer) = writer.as_any().downcast_ref::<ProtobufSchema>() else {
+            return vec![Incompatibility {
+                kind: "TYPE_MISMATCH",
+                path: "#/".into(),
+                description: "Incompatible because of different schema type".into(),
+                info: String::new(),
+            }];
+        };
+        compat::diff(&writer.file, &self.file)
+    }
+
+    fn validate(&self, datum: &[u8], options: PayloadOptions) -> Result<(), InvalidPayload> {
+        let (indexes, body) = read_message_indexes(datum)?;
+        let message = self.message_at(&indexes).ok_or_else(|| {
+            InvalidPayload(format!(
+                "message index {indexes:?} names no message in the schema"
+            ))
+        })?;
+        let decoded = DynamicMessage::decode(message, body)
+            .map_err(|e| InvalidPayload(format!("not a message of this schema: {e}")))?;
+        if !options.allow_unknown_fields || self.has_required {
+            let mut path = String::new();
+            check_message(&decoded, options, &mut path)?;
+        }
+        Ok(())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Splits the Confluent message-index path off a payload: a zig-zag varint count, then that
+/// many zig-zag varint indexes; a count of zero means `[0]`.
+pub fn read_message_indexes(datum: &[u8]) -> Result<(Vec<i32>, &[u8]), InvalidPayload> {
+    let mut rest = datum;
+    let count = read_zigzag(&mut rest)?;
+    if count == 0 {
+        return Ok((vec![0], rest));
+    }
+    if !(0..=64).contains(&count) {
+        return Err(InvalidPayload(format!(
+            "invalid message-index count {count} (0 to 64)"
+        )));
+    }
+    let mut indexes = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let i = read_zigzag(&mut rest)?;
+        if i < 0 {
+            return Err(InvalidPayload(format!("invalid message index {i}")));
+        }
+        indexes.push(i);
+    }
+    Ok((indexes, rest))
+}
+
+fn read_zigzag(buf: &mut &[u8]) -> Result<i32, InvalidPayload> {
+    let mut value: u64 = 0;
+    for shift in (0..35).step_by(7) {
+        let Some((&b, rest)) = buf.split_first() else {
+            return Err(InvalidPayload(
+                "the payload ends inside its message-index prefix".into(),
+            ));
+        };
+        *buf = rest;
+        value |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            let v = value as u32;
+            return Ok(((v >> 1) as i32) ^ -((v & 1) as i32));
+        }
+    }
+    Err(InvalidPayload("message-index varint is too long".into()))
+}
+
+/// Refuses unknown fields (when asked to) and missing proto2 required fields, anywhere in the
+/// message tree.
+fn check_message(
+    m: &DynamicMessage,
+    options: PayloadOptions,
+    path: &mut String,
+) -> Result<(), InvalidPayload> {
+    let desc = m.descriptor();
+    if !options.allow_unknown_fields {
+        if let Some(u) = m.unknown_fields().next() {
+            return Err(InvalidPayload(format!(
+                "unknown field number {} in {}{}",
+                u.number(),
+                desc.full_name(),
+                path
+            )));
+        }
+    }
+    for f in desc.fields() {
+        if f.cardinality() == Cardinality::Required && !m.has_field(&f) {
+            return Err(InvalidPayload(format!(
+                "required field '{}' is missing in {}{}",
+                f.name(),
+                desc.full_name(),
+                path
+            )));
+        }
+    }
+    for (f, v) in m.fields() {
+        let len = path.len();
+        path.push('.');
+        path.push_str(f.name());
+        let r = check_value(v, options, path);
+        path.truncate(len);
+        r?;
+    }
+    Ok(())
+}
+
+fn check_value(
+    v: &prost_reflect::Value,
+    options: PayloadOptions,
+    path: &mut String,
+) -> Result<(), InvalidPayload> {
+    use prost_reflect::Value;
+    match v {
+        Value::Message(m) => check_message(m, options, path),
+        Value::List(items) => items.iter().try_for_each(|i| check_value(i, options, path)),
+        Value::Map(map) => map.values().try_for_each(|i| check_value(i, options, path)),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Arc<dyn ParsedSchema> {
+        ProtobufFormat.parse(text, &[]).unwrap()
+    }
+
+    #[test]
+    fn text_and_descriptor_are_one_schema() {
+        let text = "syntax = \"proto3\";\npackage acme;\n// a comment\nmessage A { string x = 1; repeated int64 y = 2; map<string, A> m = 3; }\n";
+        let p = parse(text);
+        assert_eq!(p.canonical(), text.trim());
+        let b64 = p.render("serialized").unwrap();
+        let q = parse(&b64);
+        assert_eq!(p.identity(), q.identity());
+        assert_eq!(q.canonical(), q.identity());
+        // The rendered text compiles back to the same thing.
+        let r = parse(&q.identity());
+        assert_eq!(r.identity(), p.identity());
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let e = ProtobufFormat
+            .parse(
+                "syntax = \"proto3\";\nmessage A {\n  strin x = 1;\n}\n",
+                &[],
+            )
+            .unwrap_err();
+        assert!(e.0.starts_with("default.proto:3:"), "{e}");
+        let e = ProtobufFormat
+            .parse("syntax = \"proto3\";\nimport \"nope/x.proto\";\n", &[])
+            .unwrap_err();
+        assert!(e.0.contains("nope/x.proto"), "{e}");
+    }
+
+    #[test]
+    fn well_known_and_common_types_need_no_reference() {
+        parse(
+            "syntax = \"proto3\";\nimport \"google/protobuf/timestamp.proto\";\nimport \"google/type/money.proto\";\nmessage A { google.protobuf.Timestamp t = 1; google.type.Money m = 2; }",
+        );
+    }
+
+    #[test]
+    fn message_indexes() {
+        assert_eq!(
+            read_message_indexes(&[0, 9]).unwrap(),
+            (vec![0], &[9u8][..])
+        );
+        // count 2 (zigzag 4), indexes 1 (2) and 0 (0)
+        assert_eq!(read_message_indexes(&[4, 2, 0]).unwrap().0, vec![1, 0]);
+        assert!(read_message_indexes(&[4, 2]).is_err());
+        assert!(read_message_indexes(&[]).is_err());
+    }
+
+    #[test]
+    fn validates_payloads() {
+        let p = parse(
+            "syntax = \"proto2\";\nmessage A { required int32 id = 1; optional string s = 2; message B { optional int64 n = 1; } }",
+        );
+        let ok = [0u8, 0x08, 0x01, 0x12, 0x01, b'x'];
+        assert_eq!(p.validate(&ok, PayloadOptions::default()), Ok(()));
+        // Missing the required field.
+        assert!(p
+            .validate(&[0u8, 0x12, 0x01, b'x'], PayloadOptions::default())
+            .is_err());
+        // Truncated string.
+        assert!(p
+            .validate(
+                &[0u8, 0x08, 0x01, 0x12, 0x05, b'x'],
+                PayloadOptions::default()
+            )
+            .is_err());
+        // Unknown field 3 (varint): allowed by default, refused when asked.
+        let unknown = [0u8, 0x08, 0x01, 0x18, 0x01];
+        assert_eq!(p.validate(&unknown, PayloadOptions::default()), Ok(()));
+        let strict = PayloadOptions {
+            allow_unknown_fields: false,
+        };
+        assert!(p.validate(&unknown, strict).is_err());
+        // Index path [0, 0] is A.B.
+        assert_eq!(p.validate(&[4, 0, 0, 0x08, 0x05], strict), Ok(()));
+        assert!(
+            p.validate(&[2, 2, 0x08], strict).is_err(),
+            "no second message"
+        );
+    }
+}
