@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::types::SchemaType;
 
 pub mod avro;
+pub mod json;
 pub mod protobuf;
 
 /// A referenced schema, resolved to its text. Lists of these are in dependency order: a
@@ -109,6 +110,7 @@ impl Default for Formats {
             formats: vec![
                 Box::new(avro::AvroFormat),
                 Box::new(protobuf::ProtobufFormat),
+                Box::new(json::JsonFormat),
             ],
         }
     }
