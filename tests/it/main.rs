@@ -5,7 +5,7 @@
 mod helpers;
 
 mod bad_input;
-mod compat_avro;
+mod compat_suites;
 mod concurrency;
 mod openapi;
 mod python_client;

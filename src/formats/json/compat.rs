@@ -161,6 +161,8 @@ const ANNOTATIONS: &[&str] = &[
     "$anchor",
 ];
 
+static ANYTHING: Value = Value::Bool(true);
+
 const TYPES: &[&str] = &[
     "null", "boolean", "object", "array", "number", "integer", "string",
 ];
@@ -501,17 +503,19 @@ impl Diff {
         }
     }
 
-    /// The schema that covers a property name in a partially open model, if any.
-    fn cover<'v>(m: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
+    /// The schema a property name falls under when the object does not name it: a matching
+    /// pattern property, else `additionalProperties`, else anything.
+    fn cover<'v>(m: &'v Map<String, Value>, name: &str) -> &'v Value {
         if let Some(patterns) = m.get("patternProperties").and_then(Value::as_object) {
             for (p, s) in patterns {
-                if regex_lite_match(p, name) {
-                    return Some(s);
+                if pattern_matches(p, name) {
+                    return s;
                 }
             }
         }
         m.get("additionalProperties")
             .or_else(|| m.get("unevaluatedProperties"))
+            .unwrap_or(&ANYTHING)
     }
 
     fn object(
@@ -549,8 +553,7 @@ impl Diff {
                         }
                     }
                     ContentModel::PartiallyOpen => {
-                        let covered =
-                            Self::cover(um, name).is_some_and(|c| self.accepts(os, o, us, c, &at));
+                        let covered = self.accepts(os, o, us, Self::cover(um, name), &at);
                         if !covered {
                             self.push(
                                 "PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
@@ -599,10 +602,7 @@ impl Diff {
                     }
                 }
                 ContentModel::PartiallyOpen => {
-                    let covered = match Self::cover(om, name) {
-                        Some(c) => self.accepts(os, c, us, u, &at),
-                        None => true,
-                    };
+                    let covered = self.accepts(os, Self::cover(om, name), us, u, &at);
                     if !covered {
                         self.push(
                             "PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
@@ -1101,6 +1101,6 @@ fn bound_kinds(
 
 /// Whether a `patternProperties` pattern matches a property name. Patterns the regex crate
 /// cannot compile match nothing (the property then counts as not covered).
-fn regex_lite_match(pattern: &str, name: &str) -> bool {
+fn pattern_matches(pattern: &str, name: &str) -> bool {
     regex::Regex::new(pattern).is_ok_and(|r| r.is_match(name))
 }

@@ -22,7 +22,7 @@ pub fn diff(original: &FileDescriptor, update: &FileDescriptor) -> Vec<Incompati
             "PACKAGE_CHANGED",
             "#/".into(),
             format!(
-                "The package of the {{reader}} schema ('{}') differs from the package of the {{writer}} schema ('{}')",
+                "The package at path '#/' of the {{reader}} schema ('{}') differs from the package of the {{writer}} schema ('{}')",
                 d.update_package, d.original_package
             ),
             d.update_package.clone(),
@@ -44,7 +44,7 @@ pub fn diff(original: &FileDescriptor, update: &FileDescriptor) -> Vec<Incompati
             None => d.push(
                 "MESSAGE_REMOVED",
                 format!("#/{name}"),
-                format!("The message '{name}' of the {{writer}} schema is missing in the {{reader}} schema"),
+                format!("The message '{name}' at path '#/{name}' of the {{writer}} schema is missing in the {{reader}} schema"),
                 name.clone(),
             ),
         }
@@ -184,7 +184,7 @@ impl Diff {
                     "MULTIPLE_FIELDS_MOVED_TO_ONEOF",
                     format!("{base}/{}", oneof.name()),
                     format!(
-                        "{moved} fields of the {{writer}} schema moved into the new oneof '{}' of the {{reader}} schema",
+                        "{moved} fields of the {{writer}} schema moved into the new oneof at path '{base}/{}' of the {{reader}} schema",
                         oneof.name()
                     ),
                     oneof.name().to_owned(),

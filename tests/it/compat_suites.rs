@@ -1,4 +1,5 @@
-//! The data-driven Avro compatibility suite (`tests/compat/avro.json`). A pair case gives an old
+//! The data-driven compatibility suites, one data file per format (`tests/compat/avro.json`,
+//! `protobuf.json`, `json.json`). A pair case gives an old
 //! and a new schema and whether the new one reads old data (backward) and the old one reads new
 //! data (forward); the verdict at each of the seven levels follows, and a failing direction must
 //! name the expected path. A history case gives several registered versions and the verdict per
@@ -8,13 +9,23 @@ use std::sync::Arc;
 
 use accord::compat::{check, Previous};
 use accord::formats::avro::AvroFormat;
+use accord::formats::json::JsonFormat;
+use accord::formats::protobuf::ProtobufFormat;
 use accord::formats::{Format, ParsedSchema};
 use accord::types::CompatibilityLevel;
 use serde_json::Value;
 
-fn parse(v: &Value, case: &str) -> Arc<dyn ParsedSchema> {
-    AvroFormat
-        .parse(&v.to_string(), &[])
+/// A schema of a case: Protobuf cases give `.proto` text; Avro and JSON cases the schema
+/// itself as JSON.
+fn parse(format: &dyn Format, v: &Value, case: &str) -> Arc<dyn ParsedSchema> {
+    let text = match v {
+        Value::String(s) if format.schema_type() == accord::types::SchemaType::Protobuf => {
+            s.clone()
+        }
+        other => other.to_string(),
+    };
+    format
+        .parse(&text, &[])
         .unwrap_or_else(|e| panic!("case '{case}': schema does not parse: {e}: {v}"))
 }
 
@@ -36,15 +47,31 @@ fn verdict(
 
 #[test]
 fn avro_compatibility_cases() {
-    let data = include_str!("../compat/avro.json");
-    let cases: Vec<Value> = serde_json::from_str(data).expect("avro.json parses");
-    assert!(cases.len() >= 80, "the suite must keep at least 80 cases");
+    run(&AvroFormat, include_str!("../compat/avro.json"), 80);
+}
+
+#[test]
+fn protobuf_compatibility_cases() {
+    run(&ProtobufFormat, include_str!("../compat/protobuf.json"), 60);
+}
+
+#[test]
+fn json_schema_compatibility_cases() {
+    run(&JsonFormat, include_str!("../compat/json.json"), 80);
+}
+
+fn run(format: &dyn Format, data: &str, at_least: usize) {
+    let cases: Vec<Value> = serde_json::from_str(data).expect("the suite parses");
+    assert!(
+        cases.len() >= at_least,
+        "the suite must keep at least {at_least} cases"
+    );
     let mut failures = Vec::new();
     for case in &cases {
         let name = case["name"].as_str().unwrap();
         if let Some(history) = case["history"].as_array() {
-            let history: Vec<_> = history.iter().map(|s| parse(s, name)).collect();
-            let new = parse(&case["new"], name);
+            let history: Vec<_> = history.iter().map(|s| parse(format, s, name)).collect();
+            let new = parse(format, &case["new"], name);
             for level in CompatibilityLevel::ALL {
                 let expected = case["levels"][level.as_str()].as_bool().unwrap();
                 let messages = verdict(level, new.as_ref(), &history);
@@ -65,8 +92,8 @@ fn avro_compatibility_cases() {
             }
             continue;
         }
-        let old = parse(&case["old"], name);
-        let new = parse(&case["new"], name);
+        let old = parse(format, &case["old"], name);
+        let new = parse(format, &case["new"], name);
         let backward = case["backward"].as_bool().unwrap();
         let forward = case["forward"].as_bool().unwrap();
         for level in CompatibilityLevel::ALL {
