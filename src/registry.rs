@@ -9,7 +9,7 @@ use quick_cache::sync::Cache;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::formats::{Formats, InvalidSchema, ParsedSchema, ResolvedReference};
+use crate::formats::{Formats, InvalidSchema, ParsedSchema, PayloadOptions, ResolvedReference};
 use crate::storage::{ReferenceEdge, SchemaRecord, Session, Store, StoreError, VersionRecord};
 use crate::types::{
     CompatibilityLevel, InvalidSubject, InvalidVersion, QualifiedSubject, SchemaReference,
@@ -460,6 +460,7 @@ impl Registry {
         subject: &QualifiedSubject,
         version: VersionId,
         datum: &[u8],
+        options: PayloadOptions,
     ) -> Result<PayloadVerdict> {
         let mut session = self.store.read().await?;
         let all = session.versions(subject).await?;
@@ -471,10 +472,7 @@ impl Registry {
         Ok(PayloadVerdict {
             schema_id: v.schema_id,
             version: v.version,
-            error: parsed
-                .validate(datum, Default::default())
-                .err()
-                .map(|e| e.0),
+            error: parsed.validate(datum, options).err().map(|e| e.0),
         })
     }
 

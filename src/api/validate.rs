@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::error::ErrorBody;
 use super::{subject, version, ApiError, ApiResult, AppState, Path, SrJson};
+use crate::formats::PayloadOptions;
 
 /// How the payload string is encoded.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, ToSchema)]
@@ -23,11 +24,21 @@ pub enum PayloadEncoding {
 }
 
 /// A payload to check: one datum, without the Confluent framing (magic byte and schema id).
+/// A Protobuf payload starts with its message-index path (`0x00` for the first message).
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ValidateRequest {
     pub payload: String,
     #[serde(default)]
     pub encoding: PayloadEncoding,
+    /// Protobuf: accept fields the schema does not declare (default true, as protobuf readers
+    /// do); false refuses them.
+    #[serde(default = "yes")]
+    pub allow_unknown_fields: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The verdict.
@@ -80,7 +91,10 @@ pub async fn validate(
 ) -> ApiResult<SrJson<ValidateResponse>> {
     let (s, v) = (subject(&raw)?, version(&v)?);
     let datum = decode(&body)?;
-    let verdict = st.registry.validate_payload(&s, v, &datum).await?;
+    let options = PayloadOptions {
+        allow_unknown_fields: body.allow_unknown_fields,
+    };
+    let verdict = st.registry.validate_payload(&s, v, &datum, options).await?;
     Ok(SrJson(ValidateResponse {
         valid: verdict.error.is_none(),
         schema_id: verdict.schema_id,

@@ -77,12 +77,18 @@ impl Registry {
 
         // Re-registering what the subject already has returns it, in any mode.
         if input.id.is_none() {
-            for v in s
-                .versions_with_content(subject, &chash)
-                .await?
-                .into_iter()
-                .rev()
-            {
+            let mut candidates = s.versions_with_content(subject, &chash).await?;
+            if candidates.is_empty() && normalize {
+                // Versions registered without normalize match on their normalized form.
+                for v in live.iter() {
+                    if let Some(p) = self.parsed_version(s, v).await? {
+                        if p.normalized() == text {
+                            candidates.push((*v).clone());
+                        }
+                    }
+                }
+            }
+            for v in candidates.into_iter().rev() {
                 if v.deleted {
                     continue;
                 }

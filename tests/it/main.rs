@@ -4,6 +4,9 @@
 
 mod helpers;
 
+mod json_schema;
+mod protobuf;
+
 mod bad_input;
 mod compat_suites;
 mod concurrency;
