@@ -13,7 +13,7 @@ use base64::Engine;
 use miette::Diagnostic;
 use prost::Message;
 use prost_reflect::{
-    Cardinality, DynamicMessage, FileDescriptor, MessageDescriptor, ReflectMessage,
+    Cardinality, DescriptorPool, DynamicMessage, FileDescriptor, MessageDescriptor, ReflectMessage,
 };
 use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
 
@@ -275,7 +275,9 @@ impl Format for ProtobufFormat {
         compiler
             .open_file(&name)
             .map_err(|e| sources.describe(&e))?;
-        let pool = compiler.descriptor_pool();
+        // Through the encoded set: source info dropped, extension options kept.
+        let pool = DescriptorPool::decode(compiler.encode_file_descriptor_set().as_slice())
+            .map_err(|e| InvalidSchema(format!("{name}: {e}")))?;
         let file = pool
             .get_file_by_name(&name)
             .ok_or_else(|| InvalidSchema(format!("{name}: not compiled")))?;

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 
 use crate::helpers::{on_both_backends, TestApp};
 
-on_both_backends!(confluent_python_avro);
+on_both_backends!(
+    confluent_python_avro,
+    confluent_python_protobuf,
+    confluent_python_json
+);
 
 fn python() -> PathBuf {
     let path = std::env::var_os("ACCORD_TEST_PYTHON")
@@ -20,9 +24,21 @@ fn python() -> PathBuf {
 }
 
 async fn confluent_python_avro(app: TestApp) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/avro_client.py");
+    run_script(&app, "avro_client.py").await;
+}
+
+async fn confluent_python_protobuf(app: TestApp) {
+    run_script(&app, "protobuf_client.py").await;
+}
+
+async fn confluent_python_json(app: TestApp) {
+    run_script(&app, "json_client.py").await;
+}
+
+async fn run_script(app: &TestApp, name: &str) {
+    let script = format!("{}/tests/python/{name}", env!("CARGO_MANIFEST_DIR"));
     let out = tokio::process::Command::new(python())
-        .arg(script)
+        .arg(&script)
         .arg(&app.base)
         .output()
         .await
@@ -30,7 +46,7 @@ async fn confluent_python_avro(app: TestApp) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("ALL OK"),
-        "confluent-kafka client failed:\n{stdout}\n{}",
+        "confluent-kafka client ({name}) failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
