@@ -19,3 +19,41 @@ pub const ORDER_SCHEMA: &str = r#"{"type":"record","name":"Order","namespace":"a
  {"name":"phone","type":["null","string"],"default":null},{"name":"discount","type":"double","default":0.0},{"name":"tax","type":"double","default":0.0},
  {"name":"channel","type":"string","default":"web"},{"name":"priority","type":"int","default":0},{"name":"gift","type":"boolean","default":false},
  {"name":"tags","type":{"type":"map","values":"string"},"default":{}}]}"#;
+
+/// The same 20-field order as Protobuf.
+pub const ORDER_PROTO: &str = r#"syntax = "proto3";
+package acme.sales;
+message Order {
+  enum Status { NEW = 0; PAID = 1; SHIPPED = 2; CANCELLED = 3; }
+  string id = 1;
+  string customer_id = 2;
+  int64 created_at = 3;
+  Status status = 4;
+  double amount = 5;
+  string currency = 6;
+  repeated string items = 7;
+  optional string note = 8;
+  string street = 9;
+  string city = 10;
+  string zip = 11;
+  string country = 12;
+  optional string email = 13;
+  optional string phone = 14;
+  double discount = 15;
+  double tax = 16;
+  string channel = 17;
+  int32 priority = 18;
+  bool gift = 19;
+  map<string, string> tags = 20;
+}
+"#;
+
+/// The same 20-field order as JSON Schema (draft 7).
+pub const ORDER_JSON_SCHEMA: &str = r#"{"$schema":"http://json-schema.org/draft-07/schema#","type":"object",
+ "properties":{"id":{"type":"string"},"customer_id":{"type":"string"},"created_at":{"type":"integer"},
+ "status":{"enum":["NEW","PAID","SHIPPED","CANCELLED"]},"amount":{"type":"number","minimum":0},"currency":{"type":"string","pattern":"^[A-Z]{3}$"},
+ "items":{"type":"array","items":{"type":"string"}},"note":{"type":["null","string"]},"street":{"type":"string"},"city":{"type":"string"},
+ "zip":{"type":"string","maxLength":10},"country":{"type":"string","minLength":2,"maxLength":2},"email":{"type":["null","string"]},
+ "phone":{"type":["null","string"]},"discount":{"type":"number"},"tax":{"type":"number"},"channel":{"type":"string"},
+ "priority":{"type":"integer"},"gift":{"type":"boolean"},"tags":{"type":"object","additionalProperties":{"type":"string"}}},
+ "required":["id","customer_id","created_at","status","amount","currency","items"],"additionalProperties":false}"#;

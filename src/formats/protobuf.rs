@@ -347,8 +347,7 @@ impl ParsedSchema for ProtobufSchema {
         let decoded = DynamicMessage::decode(message, body)
             .map_err(|e| InvalidPayload(format!("not a message of this schema: {e}")))?;
         if !options.allow_unknown_fields || self.has_required {
-            let mut path = String::new();
-            check_message(&decoded, options, &mut path)?;
+            check_message(&decoded, options, self.has_required)?;
         }
         Ok(())
     }
@@ -401,40 +400,37 @@ fn read_zigzag(buf: &mut &[u8]) -> Result<i32, InvalidPayload> {
 }
 
 /// Refuses unknown fields (when asked to) and missing proto2 required fields, anywhere in the
-/// message tree.
+/// message tree. Only message values are descended into; the path is built on the way out of
+/// an error, so a valid message costs no allocation.
 fn check_message(
     m: &DynamicMessage,
     options: PayloadOptions,
-    path: &mut String,
+    required: bool,
 ) -> Result<(), InvalidPayload> {
-    let desc = m.descriptor();
     if !options.allow_unknown_fields {
         if let Some(u) = m.unknown_fields().next() {
             return Err(InvalidPayload(format!(
-                "unknown field number {} in {}{}",
+                "unknown field number {} in {}",
                 u.number(),
-                desc.full_name(),
-                path
+                m.descriptor().full_name()
             )));
         }
     }
-    for f in desc.fields() {
-        if f.cardinality() == Cardinality::Required && !m.has_field(&f) {
-            return Err(InvalidPayload(format!(
-                "required field '{}' is missing in {}{}",
-                f.name(),
-                desc.full_name(),
-                path
-            )));
+    if required {
+        let desc = m.descriptor();
+        for f in desc.fields() {
+            if f.cardinality() == Cardinality::Required && !m.has_field(&f) {
+                return Err(InvalidPayload(format!(
+                    "required field '{}' is missing in {}",
+                    f.name(),
+                    desc.full_name()
+                )));
+            }
         }
     }
     for (f, v) in m.fields() {
-        let len = path.len();
-        path.push('.');
-        path.push_str(f.name());
-        let r = check_value(v, options, path);
-        path.truncate(len);
-        r?;
+        check_value(v, options, required)
+            .map_err(|e| InvalidPayload(format!("{} (in field '{}')", e.0, f.name())))?;
     }
     Ok(())
 }
@@ -442,13 +438,17 @@ fn check_message(
 fn check_value(
     v: &prost_reflect::Value,
     options: PayloadOptions,
-    path: &mut String,
+    required: bool,
 ) -> Result<(), InvalidPayload> {
     use prost_reflect::Value;
     match v {
-        Value::Message(m) => check_message(m, options, path),
-        Value::List(items) => items.iter().try_for_each(|i| check_value(i, options, path)),
-        Value::Map(map) => map.values().try_for_each(|i| check_value(i, options, path)),
+        Value::Message(m) => check_message(m, options, required),
+        Value::List(items) if matches!(items.first(), Some(Value::Message(_))) => items
+            .iter()
+            .try_for_each(|i| check_value(i, options, required)),
+        Value::Map(map) if matches!(map.values().next(), Some(Value::Message(_))) => map
+            .values()
+            .try_for_each(|i| check_value(i, options, required)),
         _ => Ok(()),
     }
 }
