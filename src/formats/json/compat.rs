@@ -6,6 +6,7 @@
 //! already being compared counts as compatible, which makes recursion terminate.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
 
@@ -162,6 +163,12 @@ const ANNOTATIONS: &[&str] = &[
 ];
 
 static ANYTHING: Value = Value::Bool(true);
+static NOTHING: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
+
+/// The object under `key` (`properties`, `patternProperties`, …), empty when absent.
+fn members<'m>(m: &'m Map<String, Value>, key: &str) -> &'m Map<String, Value> {
+    m.get(key).and_then(Value::as_object).unwrap_or(&NOTHING)
+}
 
 const TYPES: &[&str] = &[
     "null", "boolean", "object", "array", "number", "integer", "string",
@@ -289,9 +296,8 @@ impl Diff {
             );
             return;
         }
-        let empty = Map::new();
-        let om = as_object(o).unwrap_or(&empty);
-        let um = as_object(u).unwrap_or(&empty);
+        let om = as_object(o).unwrap_or(&NOTHING);
+        let um = as_object(u).unwrap_or(&NOTHING);
 
         if self.combined(os, om, us, um, path) {
             return;
@@ -526,15 +532,8 @@ impl Diff {
         um: &Map<String, Value>,
         path: &str,
     ) {
-        let empty = Map::new();
-        let op = om
-            .get("properties")
-            .and_then(Value::as_object)
-            .unwrap_or(&empty);
-        let up = um
-            .get("properties")
-            .and_then(Value::as_object)
-            .unwrap_or(&empty);
+        let op = members(om, "properties");
+        let up = members(um, "properties");
         let (omodel, umodel) = (content_model(om), content_model(um));
         let (oreq, ureq) = (required(om), required(um));
         for (name, o) in op {
@@ -703,15 +702,8 @@ impl Diff {
         um: &Map<String, Value>,
         path: &str,
     ) {
-        let empty = Map::new();
-        let op = om
-            .get("patternProperties")
-            .and_then(Value::as_object)
-            .unwrap_or(&empty);
-        let up = um
-            .get("patternProperties")
-            .and_then(Value::as_object)
-            .unwrap_or(&empty);
+        let op = members(om, "patternProperties");
+        let up = members(um, "patternProperties");
         for (p, u) in up {
             let at = format!("{path}/patternProperties/{}", escape(p));
             match op.get(p) {
@@ -742,9 +734,8 @@ impl Diff {
 
     fn dependencies(&mut self, om: &Map<String, Value>, um: &Map<String, Value>, path: &str) {
         for key in ["dependencies", "dependentRequired"] {
-            let empty = Map::new();
-            let od = om.get(key).and_then(Value::as_object).unwrap_or(&empty);
-            let ud = um.get(key).and_then(Value::as_object).unwrap_or(&empty);
+            let od = members(om, key);
+            let ud = members(um, key);
             for (name, u) in ud {
                 let at = format!("{path}/{key}/{}", escape(name));
                 let Some(u_list) = u.as_array() else {

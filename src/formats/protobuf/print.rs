@@ -87,6 +87,16 @@ impl Printer {
         }
     }
 
+    fn reserved_names(&mut self, depth: usize, mut names: Vec<&str>) {
+        if self.normalize {
+            names.sort_unstable();
+        }
+        if !names.is_empty() {
+            let list: Vec<String> = names.iter().map(|n| quote(n.as_bytes())).collect();
+            self.line(depth, &format!("reserved {};", list.join(", ")));
+        }
+    }
+
     fn message(&mut self, depth: usize, m: &MessageDescriptor) {
         self.line(depth, &format!("message {} {{", m.name()));
         let inner = depth + 1;
@@ -144,14 +154,7 @@ impl Printer {
             let list: Vec<String> = reserved.iter().map(|r| range(r.start, r.end - 1)).collect();
             self.line(inner, &format!("reserved {};", list.join(", ")));
         }
-        let mut names: Vec<&str> = m.reserved_names().collect();
-        if self.normalize {
-            names.sort_unstable();
-        }
-        if !names.is_empty() {
-            let list: Vec<String> = names.iter().map(|n| quote(n.as_bytes())).collect();
-            self.line(inner, &format!("reserved {};", list.join(", ")));
-        }
+        self.reserved_names(inner, m.reserved_names().collect());
         self.line(depth, "}");
     }
 
@@ -182,26 +185,22 @@ impl Printer {
             let _ = write!(text, "{label}{}", type_name(&f.kind()));
         }
         let _ = write!(text, " {} = {}", f.name(), f.number());
-        let mut extras: Vec<String> = Vec::new();
+        let mut extras: Vec<(String, String)> = Vec::new();
         if let Some(d) = &proto.default_value {
             let value = match f.kind() {
                 Kind::String => quote(d.as_bytes()),
                 Kind::Bytes => format!("\"{d}\""),
                 _ => d.clone(),
             };
-            extras.push(format!("default = {value}"));
+            extras.push(("default".into(), value));
         }
         if let Some(j) = &proto.json_name {
             if *j != default_json_name(f.name()) {
-                extras.push(format!("json_name = {}", quote(j.as_bytes())));
+                extras.push(("json_name".into(), quote(j.as_bytes())));
             }
         }
-        for (name, value) in option_values(&f.options(), self.normalize) {
-            extras.push(format!("{name} = {value}"));
-        }
-        if !extras.is_empty() {
-            let _ = write!(text, " [{}]", extras.join(", "));
-        }
+        extras.extend(option_values(&f.options(), self.normalize));
+        text.push_str(&bracketed(extras));
         text.push(';');
         text
     }
@@ -232,12 +231,7 @@ impl Printer {
                     e.name(),
                     e.number()
                 );
-                let options = option_values(&e.options(), self.normalize);
-                if !options.is_empty() {
-                    let list: Vec<String> =
-                        options.iter().map(|(n, v)| format!("{n} = {v}")).collect();
-                    let _ = write!(text, " [{}]", list.join(", "));
-                }
+                text.push_str(&bracketed(option_values(&e.options(), self.normalize)));
                 text.push(';');
                 self.line(depth + 1, &text);
             }
@@ -254,12 +248,8 @@ impl Printer {
             values.sort_by_key(|v| v.number());
         }
         for v in values {
-            let options = option_values(&v.options(), self.normalize);
             let mut text = format!("{} = {}", v.name(), v.number());
-            if !options.is_empty() {
-                let list: Vec<String> = options.iter().map(|(n, v)| format!("{n} = {v}")).collect();
-                let _ = write!(text, " [{}]", list.join(", "));
-            }
+            text.push_str(&bracketed(option_values(&v.options(), self.normalize)));
             text.push(';');
             self.line(inner, &text);
         }
@@ -282,14 +272,7 @@ impl Printer {
                 .collect();
             self.line(inner, &format!("reserved {};", list.join(", ")));
         }
-        let mut names: Vec<&str> = e.reserved_names().collect();
-        if self.normalize {
-            names.sort_unstable();
-        }
-        if !names.is_empty() {
-            let list: Vec<String> = names.iter().map(|n| quote(n.as_bytes())).collect();
-            self.line(inner, &format!("reserved {};", list.join(", ")));
-        }
+        self.reserved_names(inner, e.reserved_names().collect());
         self.line(depth, "}");
     }
 
@@ -319,6 +302,15 @@ impl Printer {
         }
         self.line(0, "}");
     }
+}
+
+/// Options written after a declaration: ` [a = 1, (b) = 2]`, or nothing.
+fn bracketed(options: Vec<(String, String)>) -> String {
+    if options.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = options.iter().map(|(n, v)| format!("{n} = {v}")).collect();
+    format!(" [{}]", list.join(", "))
 }
 
 /// A field's type as written in source: the scalar keyword, or the fully-qualified name.
