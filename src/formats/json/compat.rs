@@ -42,6 +42,15 @@ pub fn diff(original: Document, update: Document) -> Vec<Incompatibility> {
     d.found
 }
 
+/// The two object schemas being compared, each with its side.
+#[derive(Clone, Copy)]
+struct Pair<'a> {
+    os: Side<'a>,
+    om: &'a Map<String, Value>,
+    us: Side<'a>,
+    um: &'a Map<String, Value>,
+}
+
 /// One side of the walk: its document set and the document the current schema sits in.
 #[derive(Clone, Copy)]
 struct Side<'a> {
@@ -298,8 +307,9 @@ impl Diff {
         }
         let om = as_object(o).unwrap_or(&NOTHING);
         let um = as_object(u).unwrap_or(&NOTHING);
+        let pair = Pair { os, om, us, um };
 
-        if self.combined(os, om, us, um, path) {
+        if self.combined(pair, path) {
             return;
         }
         let ot = types(om);
@@ -307,10 +317,10 @@ impl Diff {
         self.type_change(&ot, &ut, path);
         let both = |t: &str| admits(&ot, t) && admits(&ut, t);
         if both("object") {
-            self.object(os, om, us, um, path);
+            self.object(pair, path);
         }
         if both("array") {
-            self.array(os, om, us, um, path);
+            self.array(pair, path);
         }
         if both("string") {
             self.bound(
@@ -338,7 +348,7 @@ impl Diff {
             self.multiple_of(om, um, path);
         }
         self.enumeration(om, um, path);
-        self.not(os, om, us, um, path);
+        self.not(pair, path);
         for k in ["if", "then", "else"] {
             if om.get(k) != um.get(k) {
                 self.push(
@@ -351,14 +361,8 @@ impl Diff {
     }
 
     /// `oneOf`/`anyOf`/`allOf`; true when the pair was fully handled here.
-    fn combined(
-        &mut self,
-        os: Side,
-        om: &Map<String, Value>,
-        us: Side,
-        um: &Map<String, Value>,
-        path: &str,
-    ) -> bool {
+    fn combined(&mut self, pair: Pair, path: &str) -> bool {
+        let Pair { os, om, us, um } = pair;
         let combiner = |m: &Map<String, Value>| {
             ["oneOf", "anyOf", "allOf"]
                 .into_iter()
@@ -524,14 +528,8 @@ impl Diff {
             .unwrap_or(&ANYTHING)
     }
 
-    fn object(
-        &mut self,
-        os: Side,
-        om: &Map<String, Value>,
-        us: Side,
-        um: &Map<String, Value>,
-        path: &str,
-    ) {
+    fn object(&mut self, pair: Pair, path: &str) {
+        let Pair { os, om, us, um } = pair;
         let op = members(om, "properties");
         let up = members(um, "properties");
         let (omodel, umodel) = (content_model(om), content_model(um));
@@ -632,8 +630,8 @@ impl Diff {
                 );
             }
         }
-        self.additional(os, om, us, um, path);
-        self.pattern_properties(os, om, us, um, path);
+        self.additional(pair, path);
+        self.pattern_properties(pair, path);
         self.bound(
             om,
             um,
@@ -657,14 +655,8 @@ impl Diff {
         }
     }
 
-    fn additional(
-        &mut self,
-        os: Side,
-        om: &Map<String, Value>,
-        us: Side,
-        um: &Map<String, Value>,
-        path: &str,
-    ) {
+    fn additional(&mut self, pair: Pair, path: &str) {
+        let Pair { os, om, us, um } = pair;
         for key in ["additionalProperties", "unevaluatedProperties"] {
             let at = format!("{path}/{key}");
             let o = om.get(key).filter(|v| !is_empty_schema(v));
@@ -694,14 +686,8 @@ impl Diff {
         }
     }
 
-    fn pattern_properties(
-        &mut self,
-        os: Side,
-        om: &Map<String, Value>,
-        us: Side,
-        um: &Map<String, Value>,
-        path: &str,
-    ) {
+    fn pattern_properties(&mut self, pair: Pair, path: &str) {
+        let Pair { os, om, us, um } = pair;
         let op = members(om, "patternProperties");
         let up = members(um, "patternProperties");
         for (p, u) in up {
@@ -764,14 +750,8 @@ impl Diff {
         }
     }
 
-    fn array(
-        &mut self,
-        os: Side,
-        om: &Map<String, Value>,
-        us: Side,
-        um: &Map<String, Value>,
-        path: &str,
-    ) {
+    fn array(&mut self, pair: Pair, path: &str) {
+        let Pair { os, om, us, um } = pair;
         let (otuple, oextra_key) = tuple(om);
         let (utuple, uextra_key) = tuple(um);
         let oextra = om.get(oextra_key);
@@ -1028,14 +1008,8 @@ impl Diff {
         }
     }
 
-    fn not(
-        &mut self,
-        os: Side,
-        om: &Map<String, Value>,
-        us: Side,
-        um: &Map<String, Value>,
-        path: &str,
-    ) {
+    fn not(&mut self, pair: Pair, path: &str) {
+        let Pair { os, om, us, um } = pair;
         let at = format!("{path}/not");
         match (om.get("not"), um.get("not")) {
             (None, Some(_)) => self.push(
