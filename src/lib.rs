@@ -8,6 +8,8 @@ pub mod compat;
 pub mod config;
 /// Schema formats behind one trait: parse, canonical form, compatibility.
 pub mod formats;
+/// Contract governance: API keys and roles, team ownership, subject lifecycle, audit log.
+pub mod governance;
 /// The registry domain service: register, look up, delete, configure.
 pub mod registry;
 /// The one start-up path shared by the binary and the tests.

@@ -10,10 +10,14 @@ use serde_json::Value;
 
 use crate::types::{QualifiedSubject, SchemaReference, SchemaType};
 
+mod governance;
 mod postgres;
 mod sql;
 mod sqlite;
 
+pub use governance::{
+    ApiKeyRecord, AuditFilter, AuditRecord, GovernanceSession, PolicyRecord, TeamRecord,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -90,7 +94,7 @@ pub trait Store: Send + Sync + 'static {
 /// Queries and changes, inside a read session or a write transaction. Nothing written through
 /// a write session is visible to others until [`Session::commit`]; dropping it rolls back.
 #[async_trait]
-pub trait Session: Send {
+pub trait Session: GovernanceSession + Send {
     async fn schema_by_id(&mut self, context: &str, id: i64) -> StoreResult<Option<SchemaRecord>>;
     async fn schema_by_fingerprint(
         &mut self,

@@ -1,0 +1,423 @@
+//! Governance rows: teams, per-subject governance, policy versions, API keys and the audit log.
+//! Reached through [`GovernanceSession`], a supertrait of [`super::Session`], so an audit record
+//! is written through the very transaction of the change it records. The SQL is written once in
+//! `impl_governance!` and instantiated per backend, as in `sql.rs`.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::{StoreError, StoreResult};
+
+/// A team as stored; `body` is its JSON document (description, contacts, claims).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeamRecord {
+    pub name: String,
+    pub body: Value,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One version of the lint policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyRecord {
+    pub version: i64,
+    pub body: Value,
+    pub source: String,
+    pub created_at: i64,
+    pub created_by: String,
+}
+
+/// An API key as stored: the secret itself is never kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub secret_hash: String,
+    pub role: String,
+    pub team: Option<String>,
+    pub description: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// One audit entry. `id` is assigned by the store on insert.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: i64,
+    pub principal: String,
+    pub action: String,
+    pub outcome: String,
+    pub subject: Option<String>,
+    pub team: Option<String>,
+    pub target: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub request_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Which audit entries to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub subject: Option<String>,
+    pub team: Option<String>,
+    pub principal: Option<String>,
+    pub action: Option<String>,
+    /// Unix milliseconds, inclusive.
+    pub from: Option<i64>,
+    /// Unix milliseconds, exclusive.
+    pub to: Option<i64>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait GovernanceSession: Send {
+    async fn teams(&mut self) -> StoreResult<Vec<TeamRecord>>;
+    async fn team(&mut self, name: &str) -> StoreResult<Option<TeamRecord>>;
+    async fn put_team(&mut self, team: &TeamRecord) -> StoreResult<()>;
+    async fn delete_team(&mut self, name: &str) -> StoreResult<bool>;
+
+    async fn subject_governance(&mut self, scope: &str) -> StoreResult<Option<Value>>;
+    async fn put_subject_governance(&mut self, scope: &str, body: &Value) -> StoreResult<()>;
+
+    /// The policy in force (the highest version).
+    async fn latest_policy(&mut self) -> StoreResult<Option<PolicyRecord>>;
+    async fn policy(&mut self, version: i64) -> StoreResult<Option<PolicyRecord>>;
+    async fn insert_policy(&mut self, policy: &PolicyRecord) -> StoreResult<()>;
+
+    async fn api_key(&mut self, id: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn api_keys(&mut self) -> StoreResult<Vec<ApiKeyRecord>>;
+    async fn insert_api_key(&mut self, key: &ApiKeyRecord) -> StoreResult<()>;
+    /// Marks a key revoked at `at`; false when there is no such key or it was revoked already.
+    async fn revoke_api_key(&mut self, id: &str, at: i64) -> StoreResult<bool>;
+
+    async fn insert_audit(&mut self, record: &AuditRecord) -> StoreResult<i64>;
+    async fn audit(&mut self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+}
+
+fn json(column: &str, s: Option<String>) -> StoreResult<Option<Value>> {
+    s.map(|s| serde_json::from_str(&s))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    v.map(Value::to_string)
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct TeamRow {
+    name: String,
+    body: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<TeamRow> for TeamRecord {
+    type Error = StoreError;
+    fn try_from(r: TeamRow) -> StoreResult<Self> {
+        Ok(TeamRecord {
+            body: json("teams.body", Some(r.body))?.unwrap_or(Value::Null),
+            name: r.name,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct PolicyRow {
+    version: i64,
+    body: String,
+    source: String,
+    created_at: i64,
+    created_by: String,
+}
+
+impl TryFrom<PolicyRow> for PolicyRecord {
+    type Error = StoreError;
+    fn try_from(r: PolicyRow) -> StoreResult<Self> {
+        Ok(PolicyRecord {
+            body: json("policies.body", Some(r.body))?.unwrap_or(Value::Null),
+            version: r.version,
+            source: r.source,
+            created_at: r.created_at,
+            created_by: r.created_by,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct KeyRow {
+    id: String,
+    secret_hash: String,
+    role: String,
+    team: Option<String>,
+    description: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl From<KeyRow> for ApiKeyRecord {
+    fn from(r: KeyRow) -> Self {
+        ApiKeyRecord {
+            id: r.id,
+            secret_hash: r.secret_hash,
+            role: r.role,
+            team: r.team,
+            description: r.description,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AuditRow {
+    id: i64,
+    at: i64,
+    principal: String,
+    action: String,
+    outcome: String,
+    subject: Option<String>,
+    team: Option<String>,
+    target: String,
+    before: Option<String>,
+    after: Option<String>,
+    request_id: Option<String>,
+    detail: Option<String>,
+}
+
+impl TryFrom<AuditRow> for AuditRecord {
+    type Error = StoreError;
+    fn try_from(r: AuditRow) -> StoreResult<Self> {
+        Ok(AuditRecord {
+            before: json("audit_log.before", r.before)?,
+            after: json("audit_log.after", r.after)?,
+            id: r.id,
+            at: r.at,
+            principal: r.principal,
+            action: r.action,
+            outcome: r.outcome,
+            subject: r.subject,
+            team: r.team,
+            target: r.target,
+            request_id: r.request_id,
+            detail: r.detail,
+        })
+    }
+}
+
+const AUDIT_COLUMNS: &str =
+    "id, at, principal, action, outcome, subject, team, target, before, after, request_id, detail";
+
+macro_rules! impl_governance {
+    ($db:ty) => {
+        #[async_trait::async_trait]
+        impl GovernanceSession for $crate::storage::sql::SqlSession<$db> {
+            async fn teams(&mut self) -> StoreResult<Vec<TeamRecord>> {
+                let rows: Vec<TeamRow> = sqlx::query_as(
+                    "SELECT name, body, created_at, updated_at FROM teams ORDER BY name",
+                )
+                .fetch_all(self.conn())
+                .await?;
+                rows.into_iter().map(TeamRecord::try_from).collect()
+            }
+
+            async fn team(&mut self, name: &str) -> StoreResult<Option<TeamRecord>> {
+                let row: Option<TeamRow> = sqlx::query_as(
+                    "SELECT name, body, created_at, updated_at FROM teams WHERE name = $1",
+                )
+                .bind(name)
+                .fetch_optional(self.conn())
+                .await?;
+                row.map(TeamRecord::try_from).transpose()
+            }
+
+            async fn put_team(&mut self, team: &TeamRecord) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO teams (name, body, created_at, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                )
+                .bind(&team.name)
+                .bind(team.body.to_string())
+                .bind(team.created_at)
+                .bind(team.updated_at)
+                .execute(self.conn())
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_team(&mut self, name: &str) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM teams WHERE name = $1")
+                    .bind(name)
+                    .execute(self.conn())
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn subject_governance(&mut self, scope: &str) -> StoreResult<Option<Value>> {
+                let row: Option<(String,)> =
+                    sqlx::query_as("SELECT body FROM subject_governance WHERE scope = $1")
+                        .bind(scope)
+                        .fetch_optional(self.conn())
+                        .await?;
+                json("subject_governance.body", row.map(|r| r.0))
+            }
+
+            async fn put_subject_governance(&mut self, scope: &str, body: &Value) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO subject_governance (scope, body) VALUES ($1, $2) \
+                     ON CONFLICT (scope) DO UPDATE SET body = excluded.body",
+                )
+                .bind(scope)
+                .bind(body.to_string())
+                .execute(self.conn())
+                .await?;
+                Ok(())
+            }
+
+            async fn latest_policy(&mut self) -> StoreResult<Option<PolicyRecord>> {
+                let row: Option<PolicyRow> = sqlx::query_as(
+                    "SELECT version, body, source, created_at, created_by FROM policies \
+                     ORDER BY version DESC LIMIT 1",
+                )
+                .fetch_optional(self.conn())
+                .await?;
+                row.map(PolicyRecord::try_from).transpose()
+            }
+
+            async fn policy(&mut self, version: i64) -> StoreResult<Option<PolicyRecord>> {
+                let row: Option<PolicyRow> = sqlx::query_as(
+                    "SELECT version, body, source, created_at, created_by FROM policies WHERE version = $1",
+                )
+                .bind(version)
+                .fetch_optional(self.conn())
+                .await?;
+                row.map(PolicyRecord::try_from).transpose()
+            }
+
+            async fn insert_policy(&mut self, p: &PolicyRecord) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO policies (version, body, source, created_at, created_by) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(p.version)
+                .bind(p.body.to_string())
+                .bind(&p.source)
+                .bind(p.created_at)
+                .bind(&p.created_by)
+                .execute(self.conn())
+                .await?;
+                Ok(())
+            }
+
+            async fn api_key(&mut self, id: &str) -> StoreResult<Option<ApiKeyRecord>> {
+                let row: Option<KeyRow> = sqlx::query_as(
+                    "SELECT id, secret_hash, role, team, description, created_at, expires_at, revoked_at \
+                     FROM api_keys WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(self.conn())
+                .await?;
+                Ok(row.map(ApiKeyRecord::from))
+            }
+
+            async fn api_keys(&mut self) -> StoreResult<Vec<ApiKeyRecord>> {
+                let rows: Vec<KeyRow> = sqlx::query_as(
+                    "SELECT id, secret_hash, role, team, description, created_at, expires_at, revoked_at \
+                     FROM api_keys ORDER BY created_at, id",
+                )
+                .fetch_all(self.conn())
+                .await?;
+                Ok(rows.into_iter().map(ApiKeyRecord::from).collect())
+            }
+
+            async fn insert_api_key(&mut self, k: &ApiKeyRecord) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO api_keys (id, secret_hash, role, team, description, created_at, expires_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&k.id)
+                .bind(&k.secret_hash)
+                .bind(&k.role)
+                .bind(&k.team)
+                .bind(&k.description)
+                .bind(k.created_at)
+                .bind(k.expires_at)
+                .bind(k.revoked_at)
+                .execute(self.conn())
+                .await?;
+                Ok(())
+            }
+
+            async fn revoke_api_key(&mut self, id: &str, at: i64) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .bind(at)
+                .execute(self.conn())
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn insert_audit(&mut self, r: &AuditRecord) -> StoreResult<i64> {
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO audit_log (at, principal, action, outcome, subject, team, target, \
+                     before, after, request_id, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                )
+                .bind(r.at)
+                .bind(&r.principal)
+                .bind(&r.action)
+                .bind(&r.outcome)
+                .bind(&r.subject)
+                .bind(&r.team)
+                .bind(&r.target)
+                .bind(text(r.before.as_ref()))
+                .bind(text(r.after.as_ref()))
+                .bind(&r.request_id)
+                .bind(&r.detail)
+                .fetch_one(self.conn())
+                .await?;
+                Ok(id)
+            }
+
+            async fn audit(&mut self, f: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
+                let q = format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE \
+                     (CAST($1 AS TEXT) IS NULL OR subject = $1) AND \
+                     (CAST($2 AS TEXT) IS NULL OR team = $2) AND \
+                     (CAST($3 AS TEXT) IS NULL OR principal = $3) AND \
+                     (CAST($4 AS TEXT) IS NULL OR action = $4) AND \
+                     (CAST($5 AS BIGINT) IS NULL OR at >= $5) AND \
+                     (CAST($6 AS BIGINT) IS NULL OR at < $6) \
+                     ORDER BY id DESC LIMIT $7 OFFSET $8"
+                );
+                let rows: Vec<AuditRow> = sqlx::query_as(&q)
+                    .bind(&f.subject)
+                    .bind(&f.team)
+                    .bind(&f.principal)
+                    .bind(&f.action)
+                    .bind(f.from)
+                    .bind(f.to)
+                    .bind(f.limit)
+                    .bind(f.offset)
+                    .fetch_all(self.conn())
+                    .await?;
+                rows.into_iter().map(AuditRecord::try_from).collect()
+            }
+        }
+    };
+}
+
+mod instances {
+    use super::*;
+    impl_governance!(sqlx::Postgres);
+    impl_governance!(sqlx::Sqlite);
+}
