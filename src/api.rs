@@ -14,9 +14,11 @@ use serde::Serialize;
 use crate::registry::Registry;
 use crate::types::{QualifiedSubject, VersionId};
 
+pub mod auth;
 mod config;
 mod contexts;
 pub mod error;
+mod governance;
 mod health;
 mod mode;
 pub mod openapi;
@@ -43,6 +45,7 @@ const ACCEPTED_CONTENT_TYPES: [&str; 4] = [
 #[derive(Clone)]
 pub struct AppState {
     pub registry: Arc<Registry>,
+    pub governance: Arc<crate::governance::Governance>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// `error_code` of an incompatible-schema answer: 40901 (current) or 409 (older releases).

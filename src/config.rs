@@ -64,6 +64,11 @@ pub struct ServerConfig {
     /// Log format.
     #[arg(long, env = "ACCORD_LOG_FORMAT", value_enum, default_value = "plain")]
     pub log_format: LogFormat,
+
+    /// Require an API key on every request but health and docs (off for the embedded quick
+    /// start; create the first admin key with `accord-server create-admin-key`).
+    #[arg(long, env = "ACCORD_AUTH", default_value_t = false, action = clap::ArgAction::Set)]
+    pub auth: bool,
 }
 
 fn parse_level(s: &str) -> Result<CompatibilityLevel, String> {
@@ -86,6 +91,7 @@ impl ServerConfig {
             incompatible_error_code: 40901,
             schema_cache: 10_000,
             log_format: LogFormat::Plain,
+            auth: false,
         }
     }
 
@@ -115,7 +121,8 @@ impl ServerConfig {
             max_body_bytes,
             max_schema_bytes,
             incompatible_error_code,
-            schema_cache
+            schema_cache,
+            auth
         );
         if let Some(level) = file.default_compatibility {
             if unset("default_compatibility") {
@@ -182,6 +189,7 @@ pub struct FileConfig {
     pub incompatible_error_code: Option<u32>,
     pub schema_cache: Option<usize>,
     pub log_format: Option<String>,
+    pub auth: Option<bool>,
 }
 
 impl FileConfig {

@@ -12,6 +12,9 @@ pub mod audit;
 pub mod auth;
 pub mod ownership;
 
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
 pub use audit::Actor;
 pub use auth::{Principal, Role};
 
@@ -50,6 +53,62 @@ impl Governance {
             store,
             auth_enabled,
         }
+    }
+}
+
+/// One finding of a governance check: which rule, where in the schema, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Violation {
+    /// Stable rule id, e.g. `subject.lifecycle` or `avro.field-name`.
+    pub rule_id: String,
+    /// `error`, `warning` or `info`.
+    pub severity: String,
+    /// JSON pointer into the schema (`""` for the subject itself).
+    pub path: String,
+    pub message: String,
+}
+
+impl Governance {
+    /// The checks a registration passes before the registry sees it: the subject's lifecycle
+    /// (retired refuses, deprecated warns) and, when the policy requires it, an owner. Returns
+    /// the warnings to report with a successful registration.
+    pub async fn check_registration(&self, subject: &QualifiedSubject) -> Result<Vec<Violation>> {
+        let mut warnings = Vec::new();
+        let (g, owner) = self.subject(subject).await?;
+        match g.lifecycle {
+            ownership::Lifecycle::Retired => {
+                return Err(GovernanceError::Retired(subject.display_name()))
+            }
+            ownership::Lifecycle::Deprecated => warnings.push(Violation {
+                rule_id: "subject.lifecycle".into(),
+                severity: "warning".into(),
+                path: String::new(),
+                message: format!(
+                    "Subject '{}' is deprecated; plan its consumers' move",
+                    subject.display_name()
+                ),
+            }),
+            _ => {}
+        }
+        if owner.is_none() && self.owner_required().await? {
+            return Err(GovernanceError::OwnerRequired(subject.display_name()));
+        }
+        Ok(warnings)
+    }
+
+    /// Whether the policy in force requires every written subject to have an owner.
+    pub async fn owner_required(&self) -> Result<bool> {
+        let mut session = self.store.read().await?;
+        Ok(session
+            .latest_policy()
+            .await?
+            .and_then(|p| {
+                p.body
+                    .get("ownerRequired")
+                    .and_then(serde_json::Value::as_bool)
+            })
+            .unwrap_or(false))
     }
 }
 

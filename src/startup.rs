@@ -46,6 +46,10 @@ impl Application {
             cache_capacity: config.schema_cache,
         };
         let state = AppState {
+            governance: Arc::new(crate::governance::Governance::new(
+                store.clone(),
+                config.auth,
+            )),
             registry: Arc::new(Registry::new(store, settings)),
             max_body_bytes: config.max_body_bytes,
             incompatible_error_code: config.incompatible_error_code,

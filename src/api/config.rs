@@ -4,6 +4,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::Caller;
 use super::error::ErrorBody;
 use super::{subject, ApiResult, AppState, Path, Query, SrJson};
 use crate::registry::{Config, ConfigOptions, RegistryError};
@@ -67,17 +68,26 @@ pub async fn get_global(State(st): State<AppState>) -> ApiResult<SrJson<Config>>
               (status = 422, description = "Invalid level (42203)", body = ErrorBody)))]
 pub async fn put_global(
     State(st): State<AppState>,
+    caller: Caller,
     SrJson(body): SrJson<ConfigUpdateRequest>,
 ) -> ApiResult<SrJson<ConfigUpdateRequest>> {
-    let stored = st.registry.put_config(None, body.into_config()?).await?;
+    let stored = st
+        .registry
+        .put_config(None, body.into_config()?, &caller.actor)
+        .await?;
     Ok(SrJson(stored.into()))
 }
 
 /// Resets the global config to the server default; answers the old one.
 #[utoipa::path(delete, path = "/config", tag = "config",
     responses((status = 200, description = "The config that was removed", body = Config)))]
-pub async fn delete_global(State(st): State<AppState>) -> ApiResult<SrJson<Config>> {
-    Ok(SrJson(st.registry.delete_config(None).await?))
+pub async fn delete_global(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> ApiResult<SrJson<Config>> {
+    Ok(SrJson(
+        st.registry.delete_config(None, &caller.actor).await?,
+    ))
 }
 
 /// A subject's (or context's) own config.
@@ -105,13 +115,14 @@ pub async fn get_subject(
               (status = 422, description = "42203, 42205, 42208", body = ErrorBody)))]
 pub async fn put_subject(
     State(st): State<AppState>,
+    caller: Caller,
     Path(raw): Path<String>,
     SrJson(body): SrJson<ConfigUpdateRequest>,
 ) -> ApiResult<SrJson<ConfigUpdateRequest>> {
     let s = subject(&raw)?;
     let stored = st
         .registry
-        .put_config(Some(&s), body.into_config()?)
+        .put_config(Some(&s), body.into_config()?, &caller.actor)
         .await?;
     Ok(SrJson(stored.into()))
 }
@@ -122,8 +133,11 @@ pub async fn put_subject(
               (status = 404, description = "No subject-level config (40401)", body = ErrorBody)))]
 pub async fn delete_subject(
     State(st): State<AppState>,
+    caller: Caller,
     Path(raw): Path<String>,
 ) -> ApiResult<SrJson<Config>> {
     let s = subject(&raw)?;
-    Ok(SrJson(st.registry.delete_config(Some(&s)).await?))
+    Ok(SrJson(
+        st.registry.delete_config(Some(&s), &caller.actor).await?,
+    ))
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::SR_CONTENT_TYPE;
+use crate::governance::GovernanceError;
 use crate::registry::RegistryError;
 
 /// The error body every failure answers with.
@@ -94,6 +95,30 @@ impl From<RegistryError> for ApiError {
             _ => e.to_string(),
         };
         ApiError::new(status, code, message)
+    }
+}
+
+impl From<GovernanceError> for ApiError {
+    fn from(e: GovernanceError) -> Self {
+        use GovernanceError as E;
+        let (status, code) = match &e {
+            E::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, 40101),
+            E::Forbidden(_) => (StatusCode::FORBIDDEN, 40301),
+            E::TeamNotFound(_) => (StatusCode::NOT_FOUND, 40410),
+            E::KeyNotFound(_) => (StatusCode::NOT_FOUND, 40411),
+            E::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42250),
+            E::Retired(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42251),
+            E::OwnerRequired(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42252),
+            E::Store(cause) => {
+                tracing::error!(error = %cause, "backend store failure");
+                return ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    50001,
+                    "Error in the backend data store",
+                );
+            }
+        };
+        ApiError::new(status, code, e.to_string())
     }
 }
 

@@ -4,6 +4,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::Caller;
 use super::error::ErrorBody;
 use super::{subject, ApiResult, AppState, Path, Query, SrJson};
 use crate::registry::RegistryError;
@@ -51,12 +52,15 @@ async fn put(
     s: Option<&QualifiedSubject>,
     body: ModeBody,
     force: bool,
+    caller: &Caller,
 ) -> ApiResult<SrJson<ModeBody>> {
     let mode = body
         .mode
         .parse::<Mode>()
         .map_err(|_| RegistryError::InvalidMode)?;
-    Ok(answer(st.registry.put_mode(s, mode, force).await?))
+    Ok(answer(
+        st.registry.put_mode(s, mode, force, &caller.actor).await?,
+    ))
 }
 
 /// The global mode.
@@ -72,10 +76,11 @@ pub async fn get_global(State(st): State<AppState>) -> ApiResult<SrJson<ModeBody
               (status = 422, description = "Invalid mode (42204), or schemas exist (42205)", body = ErrorBody)))]
 pub async fn put_global(
     State(st): State<AppState>,
+    caller: Caller,
     Query(p): Query<PutModeParams>,
     SrJson(body): SrJson<ModeBody>,
 ) -> ApiResult<SrJson<ModeBody>> {
-    put(&st, None, body, p.force).await
+    put(&st, None, body, p.force, &caller).await
 }
 
 /// Resets the global mode; answers the old one.
@@ -83,9 +88,14 @@ pub async fn put_global(
     responses((status = 200, description = "The mode removed", body = ModeBody)))]
 pub async fn delete_global(
     State(st): State<AppState>,
+    caller: Caller,
     Query(p): Query<DeleteModeParams>,
 ) -> ApiResult<SrJson<ModeBody>> {
-    Ok(answer(st.registry.delete_mode(None, p.recursive).await?))
+    Ok(answer(
+        st.registry
+            .delete_mode(None, p.recursive, &caller.actor)
+            .await?,
+    ))
 }
 
 /// A subject's (or context's) mode.
@@ -110,12 +120,13 @@ pub async fn get_subject(
               (status = 422, description = "42204, 42205, 42208", body = ErrorBody)))]
 pub async fn put_subject(
     State(st): State<AppState>,
+    caller: Caller,
     Path(raw): Path<String>,
     Query(p): Query<PutModeParams>,
     SrJson(body): SrJson<ModeBody>,
 ) -> ApiResult<SrJson<ModeBody>> {
     let s = subject(&raw)?;
-    put(&st, Some(&s), body, p.force).await
+    put(&st, Some(&s), body, p.force, &caller).await
 }
 
 /// Removes a subject's mode; answers the old one.
@@ -125,11 +136,14 @@ pub async fn put_subject(
               (status = 404, description = "No subject-level mode (40401)", body = ErrorBody)))]
 pub async fn delete_subject(
     State(st): State<AppState>,
+    caller: Caller,
     Path(raw): Path<String>,
     Query(p): Query<DeleteModeParams>,
 ) -> ApiResult<SrJson<ModeBody>> {
     let s = subject(&raw)?;
     Ok(answer(
-        st.registry.delete_mode(Some(&s), p.recursive).await?,
+        st.registry
+            .delete_mode(Some(&s), p.recursive, &caller.actor)
+            .await?,
     ))
 }

@@ -21,6 +21,7 @@ use utoipa::OpenApi;
         (name = "contexts", description = "Schema contexts"),
         (name = "health", description = "Liveness and readiness"),
         (name = "accord", description = "Accord's own endpoints, outside the Confluent paths"),
+        (name = "governance", description = "Accord governance: API keys, teams, subject ownership and lifecycle, audit log"),
     )
 )]
 pub struct ApiDoc;

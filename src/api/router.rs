@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower::util::{MapRequestLayer, MapResponseLayer};
 use tower::Layer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,8 +19,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use super::error::{ErrorBody, IncompatibleAnswer, INCOMPATIBLE_CODE};
 use super::openapi::ApiDoc;
 use super::{
-    config, contexts, health, mode, root, schemas, subjects, validate, ApiError, AppState,
-    SR_CONTENT_TYPE,
+    auth, config, contexts, governance, health, mode, root, schemas, subjects, validate, ApiError,
+    AppState, SR_CONTENT_TYPE,
 };
 use crate::types::normalize_context;
 
@@ -66,6 +67,18 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(validate::validate))
+        .routes(routes!(governance::create_key, governance::list_keys))
+        .routes(routes!(governance::revoke_key))
+        .routes(routes!(governance::list_teams))
+        .routes(routes!(
+            governance::get_team,
+            governance::put_team,
+            governance::delete_team
+        ))
+        .routes(routes!(governance::get_subject, governance::put_subject))
+        .routes(routes!(governance::add_consumer))
+        .routes(routes!(governance::remove_consumer))
+        .routes(routes!(governance::audit))
 }
 
 /// The whole HTTP application.
@@ -81,7 +94,13 @@ pub fn app(state: AppState) -> Router {
                 "HTTP 405 Method Not Allowed",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
+        ))
         .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state.clone());
     // Plain map layers: no boxing or state extraction on the hot path.
     let code = state.incompatible_error_code;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::Caller;
 use super::error::ErrorBody;
 use super::schemas::{Schema, SchemaString};
 use super::{page, subject, version, ApiResult, AppState, Path, Query, SrJson, SR_CONTENT_TYPE};
@@ -70,6 +71,10 @@ pub struct RegisterSchemaResponse {
     #[serde(flatten)]
     pub content: SchemaString,
     pub ts: i64,
+    /// Governance findings that did not block the registration (warn-mode rules, a deprecated
+    /// subject). Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::governance::Violation>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -198,11 +203,16 @@ pub async fn lookup(
               (status = 422, description = "Referenced (42206) or read-only (42205)", body = ErrorBody)))]
 pub async fn delete(
     State(st): State<AppState>,
+    caller: Caller,
     Path(raw): Path<String>,
     Query(p): Query<DeleteParams>,
 ) -> ApiResult<SrJson<Vec<i32>>> {
     let s = subject(&raw)?;
-    Ok(SrJson(st.registry.delete_subject(&s, p.permanent).await?))
+    Ok(SrJson(
+        st.registry
+            .delete_subject(&s, p.permanent, &caller.actor)
+            .await?,
+    ))
 }
 
 /// A subject's versions.
@@ -228,14 +238,16 @@ pub async fn versions(
               (status = 422, description = "42201, 42205, 42207, 42208, 42209, 42210", body = ErrorBody)))]
 pub async fn register(
     State(st): State<AppState>,
+    caller: Caller,
     Path(raw): Path<String>,
     Query(p): Query<RegisterParams>,
     SrJson(body): SrJson<RegisterSchemaRequest>,
 ) -> ApiResult<SrJson<RegisterSchemaResponse>> {
     let s = subject(&raw)?;
+    let warnings = st.governance.check_registration(&s).await?;
     let r = st
         .registry
-        .register(&s, body.into_input()?, p.normalize, p.force)
+        .register(&s, body.into_input()?, p.normalize, p.force, &caller.actor)
         .await?;
     let schema = &r.schema;
     Ok(SrJson(RegisterSchemaResponse {
@@ -244,6 +256,7 @@ pub async fn register(
         guid: guid(&schema.fingerprint),
         content: SchemaString::from(schema.as_ref()),
         ts: schema.created_at,
+        warnings,
     }))
 }
 
@@ -293,12 +306,15 @@ pub async fn get_version_schema(
               (status = 422, description = "42202, 42205, 42206", body = ErrorBody)))]
 pub async fn delete_version(
     State(st): State<AppState>,
+    caller: Caller,
     Path((raw, v)): Path<(String, String)>,
     Query(p): Query<DeleteParams>,
 ) -> ApiResult<SrJson<i32>> {
     let (s, v) = (subject(&raw)?, version(&v)?);
     Ok(SrJson(
-        st.registry.delete_version(&s, v, p.permanent).await?,
+        st.registry
+            .delete_version(&s, v, p.permanent, &caller.actor)
+            .await?,
     ))
 }
 

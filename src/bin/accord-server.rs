@@ -1,4 +1,4 @@
-//! `accord-server`: the registry. `serve` (default), `migrate`, `openapi`.
+//! `accord-server`: the registry. `serve` (default), `migrate`, `openapi`, `create-admin-key`.
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -28,6 +28,13 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document.
     Openapi,
+    /// Create an admin API key and print it (the secret is shown this once). Use it to create
+    /// the other keys through `/accord/v1/keys`.
+    CreateAdminKey {
+        /// What the key is for.
+        #[arg(long, default_value = "created by accord-server create-admin-key")]
+        description: String,
+    },
 }
 
 fn init_logging(format: LogFormat) {
@@ -80,6 +87,28 @@ async fn run() -> anyhow::Result<()> {
             init_logging(cli.config.log_format);
             open_store(&cli.config).await?;
             tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::CreateAdminKey { description } => {
+            let store = open_store(&cli.config).await?;
+            let governance = accord::governance::Governance::new(store, true);
+            let actor = accord::governance::Actor::system("accord-server create-admin-key");
+            let key = governance
+                .create_key(
+                    &actor,
+                    accord::governance::Role::Admin,
+                    None,
+                    description,
+                    None,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("id:     {}", key.record.id);
+            println!("secret: {}", key.secret);
+            println!(
+                "Send it as HTTP Basic ({}:<secret>) or as 'Authorization: Bearer {}:<secret>'.",
+                key.record.id, key.record.id
+            );
             Ok(())
         }
         Command::Serve => {

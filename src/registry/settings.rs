@@ -7,6 +7,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{Registry, RegistryError, Result};
+use crate::governance::Actor;
 use crate::storage::Session;
 use crate::types::{CompatibilityLevel, Mode, QualifiedSubject, GLOBAL_SCOPE};
 
@@ -172,6 +173,7 @@ impl Registry {
         &self,
         subject: Option<&QualifiedSubject>,
         update: Config,
+        actor: &Actor,
     ) -> Result<Config> {
         let scope = scope_of(subject);
         let lock = subject.cloned().unwrap_or_else(global_lock_subject);
@@ -188,19 +190,30 @@ impl Registry {
                 )));
             }
         }
-        let merged = stored_config(session.as_mut(), &scope)
-            .await?
-            .unwrap_or_default()
-            .overlay(&update);
+        let before = stored_config(session.as_mut(), &scope).await?;
+        let merged = before.clone().unwrap_or_default().overlay(&update);
         let body = serde_json::to_string(&merged)
             .map_err(|e| crate::storage::StoreError::Corrupt(e.to_string()))?;
         session.put_config(&scope, &body).await?;
+        session
+            .insert_audit(&actor.record(
+                "config.put",
+                subject,
+                scope.clone(),
+                before.map(|b| to_value(&b)),
+                Some(to_value(&merged)),
+            ))
+            .await?;
         session.commit().await?;
         Ok(merged)
     }
 
     /// `DELETE /config[/{subject}]`: removes the scope's config and returns what it was.
-    pub async fn delete_config(&self, subject: Option<&QualifiedSubject>) -> Result<Config> {
+    pub async fn delete_config(
+        &self,
+        subject: Option<&QualifiedSubject>,
+        actor: &Actor,
+    ) -> Result<Config> {
         let scope = scope_of(subject);
         let lock = subject.cloned().unwrap_or_else(global_lock_subject);
         let mut session = self.store.write(&lock).await?;
@@ -211,6 +224,15 @@ impl Registry {
             (None, None) => Config::with_level(self.settings.default_compatibility),
         };
         session.delete_config(&scope).await?;
+        session
+            .insert_audit(&actor.record(
+                "config.delete",
+                subject,
+                scope.clone(),
+                Some(to_value(&old)),
+                None,
+            ))
+            .await?;
         session.commit().await?;
         Ok(old)
     }
@@ -243,6 +265,7 @@ impl Registry {
         subject: Option<&QualifiedSubject>,
         mode: Mode,
         force: bool,
+        actor: &Actor,
     ) -> Result<Mode> {
         if subject.is_some_and(|s| !s.is_context_only()) && mode == Mode::Forward {
             return Err(RegistryError::InvalidMode);
@@ -264,7 +287,17 @@ impl Registry {
                 ));
             }
         }
+        let before = session.mode(&scope).await?;
         session.put_mode(&scope, mode.as_str()).await?;
+        session
+            .insert_audit(&actor.record(
+                "mode.put",
+                subject,
+                scope.clone(),
+                before.map(serde_json::Value::String),
+                Some(serde_json::Value::String(mode.as_str().into())),
+            ))
+            .await?;
         session.commit().await?;
         Ok(mode)
     }
@@ -275,6 +308,7 @@ impl Registry {
         &self,
         subject: Option<&QualifiedSubject>,
         recursive: bool,
+        actor: &Actor,
     ) -> Result<Mode> {
         let scope = scope_of(subject);
         let lock = subject.cloned().unwrap_or_else(global_lock_subject);
@@ -298,9 +332,22 @@ impl Registry {
             (None, _) => Mode::Readwrite,
         };
         session.delete_mode(&scope).await?;
+        session
+            .insert_audit(&actor.record(
+                "mode.delete",
+                subject,
+                scope.clone(),
+                Some(serde_json::Value::String(old.as_str().into())),
+                None,
+            ))
+            .await?;
         session.commit().await?;
         Ok(old)
     }
+}
+
+fn to_value(c: &Config) -> serde_json::Value {
+    serde_json::to_value(c).unwrap_or(serde_json::Value::Null)
 }
 
 /// Global settings changes serialise on a lock of their own.

@@ -11,6 +11,7 @@ use super::{
 };
 use crate::compat::{self, Previous};
 use crate::formats::ParsedSchema;
+use crate::governance::Actor;
 use crate::storage::{now_millis, SchemaRecord, Session, VersionRecord};
 use crate::types::{Mode, QualifiedSubject, SchemaType, VersionId};
 
@@ -25,6 +26,7 @@ impl Registry {
         mut input: SchemaInput,
         normalize: bool,
         force: bool,
+        actor: &Actor,
     ) -> Result<SubjectSchema> {
         if subject.is_context_only() {
             return Err(crate::types::InvalidSubject(subject.display_name()).into());
@@ -246,6 +248,16 @@ impl Registry {
             created_at: record.created_at,
         })
         .await?;
+        s.insert_audit(&actor.record(
+            "subject.register",
+            Some(subject),
+            format!("{}/versions/{version}", subject.display_name()),
+            None,
+            Some(
+                serde_json::json!({"version": version, "id": record.id, "schemaType": schema_type}),
+            ),
+        ))
+        .await?;
         session.commit().await?;
         tracing::info!(subject = %subject, version, id = record.id, "schema registered");
         let schema = self.schema_by_id(&subject.context, record.id).await?;
@@ -360,6 +372,7 @@ impl Registry {
         subject: &QualifiedSubject,
         version: VersionId,
         permanent: bool,
+        actor: &Actor,
     ) -> Result<i32> {
         let mut session = self.store.write(subject).await?;
         let s = session.as_mut();
@@ -385,6 +398,22 @@ impl Registry {
         }
         self.refuse_if_referenced(s, subject, std::slice::from_ref(&v), permanent)
             .await?;
+        s.insert_audit(&actor.record(
+            if permanent {
+                "subject.version.delete.permanent"
+            } else {
+                "subject.version.delete"
+            },
+            Some(subject),
+            format!("{}/versions/{}", subject.display_name(), v.version),
+            Some(
+                serde_json::json!({"version": v.version, "id": v.schema_id, "deleted": v.deleted}),
+            ),
+            (!permanent).then(
+                || serde_json::json!({"version": v.version, "id": v.schema_id, "deleted": true}),
+            ),
+        ))
+        .await?;
         if permanent {
             s.hard_delete(subject, &[v.version]).await?;
             let gone = s
@@ -412,6 +441,7 @@ impl Registry {
         &self,
         subject: &QualifiedSubject,
         permanent: bool,
+        actor: &Actor,
     ) -> Result<Vec<i32>> {
         let mut session = self.store.write(subject).await?;
         let s = session.as_mut();
@@ -442,6 +472,14 @@ impl Registry {
             }
             s.delete_config(&subject.scope()).await?;
             s.delete_mode(&subject.scope()).await?;
+            s.insert_audit(&actor.record(
+                "subject.delete.permanent",
+                Some(subject),
+                subject.display_name(),
+                Some(serde_json::json!({"versions": numbers})),
+                None,
+            ))
+            .await?;
             session.commit().await?;
             for id in gone {
                 self.forget_schema(&subject.context, id);
@@ -453,6 +491,14 @@ impl Registry {
             self.refuse_if_referenced(s, subject, &live, false).await?;
             numbers = live.iter().map(|v| v.version).collect();
             s.soft_delete(subject, &numbers).await?;
+            s.insert_audit(&actor.record(
+                "subject.delete",
+                Some(subject),
+                subject.display_name(),
+                Some(serde_json::json!({"versions": numbers})),
+                Some(serde_json::json!({"deleted": numbers})),
+            ))
+            .await?;
             session.commit().await?;
         }
         tracing::info!(subject = %subject, versions = ?numbers, permanent, "subject deleted");

@@ -1,0 +1,376 @@
+//! `/accord/v1/…` governance resources: API keys, teams, subject ownership and lifecycle, and
+//! the audit log. Who may call what is decided in `auth.rs`; handlers here only shape requests
+//! and answers.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Caller;
+use super::error::ErrorBody;
+use super::{subject, ApiError, ApiResult, AppState, Path, Query, SrJson};
+use crate::governance::auth::key_json;
+use crate::governance::ownership::{Ownership, SubjectGovernance, Team};
+use crate::governance::{GovernanceError, Role};
+use crate::storage::{now_millis, AuditFilter, AuditRecord};
+
+/// A key to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    pub role: Role,
+    /// The team of a `member` key.
+    #[serde(default)]
+    pub team: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    /// Lifetime in seconds; without it the key does not expire.
+    #[serde(default)]
+    pub expires_in_seconds: Option<i64>,
+}
+
+/// A key as listed: never its secret.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKey {
+    pub id: String,
+    pub role: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    pub description: String,
+    pub created_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<i64>,
+}
+
+/// A created key: the secret appears in this answer only.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedKey {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    pub secret: String,
+}
+
+fn api_key(v: Value) -> ApiKey {
+    serde_json::from_value(v).unwrap_or(ApiKey {
+        id: String::new(),
+        role: String::new(),
+        team: None,
+        description: String::new(),
+        created_at: 0,
+        expires_at: None,
+        revoked_at: None,
+    })
+}
+
+/// Creates an API key (admin).
+#[utoipa::path(post, path = "/accord/v1/keys", tag = "governance", request_body = CreateKeyRequest,
+    responses((status = 200, description = "The key and its secret (shown once)", body = CreatedKey),
+              (status = 401, description = "40101", body = ErrorBody),
+              (status = 403, description = "Not an admin (40301)", body = ErrorBody),
+              (status = 422, description = "42250", body = ErrorBody)))]
+pub async fn create_key(
+    State(st): State<AppState>,
+    caller: Caller,
+    SrJson(body): SrJson<CreateKeyRequest>,
+) -> ApiResult<SrJson<CreatedKey>> {
+    if body.expires_in_seconds.is_some_and(|s| s <= 0) {
+        return Err(GovernanceError::Invalid("expiresInSeconds must be positive".into()).into());
+    }
+    let expires_at = body
+        .expires_in_seconds
+        .map(|s| now_millis().saturating_add(s.saturating_mul(1000)));
+    let new = st
+        .governance
+        .create_key(
+            &caller.actor,
+            body.role,
+            body.team,
+            body.description,
+            expires_at,
+        )
+        .await?;
+    Ok(SrJson(CreatedKey {
+        key: api_key(key_json(&new.record)),
+        secret: new.secret,
+    }))
+}
+
+/// Every API key (admin).
+#[utoipa::path(get, path = "/accord/v1/keys", tag = "governance",
+    responses((status = 200, description = "Keys, without secrets", body = Vec<ApiKey>)))]
+pub async fn list_keys(State(st): State<AppState>) -> ApiResult<SrJson<Vec<ApiKey>>> {
+    let keys = st.governance.keys().await?;
+    Ok(SrJson(keys.iter().map(|k| api_key(key_json(k))).collect()))
+}
+
+/// Revokes an API key (admin); the next request with it is refused.
+#[utoipa::path(delete, path = "/accord/v1/keys/{id}", tag = "governance", params(("id" = String, Path)),
+    responses((status = 200, description = "The revoked key", body = ApiKey),
+              (status = 404, description = "40411", body = ErrorBody)))]
+pub async fn revoke_key(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<SrJson<ApiKey>> {
+    let k = st.governance.revoke_key(&caller.actor, &id).await?;
+    Ok(SrJson(api_key(key_json(&k))))
+}
+
+/// Every team.
+#[utoipa::path(get, path = "/accord/v1/teams", tag = "governance",
+    responses((status = 200, description = "Teams", body = Vec<Team>)))]
+pub async fn list_teams(State(st): State<AppState>) -> ApiResult<SrJson<Vec<Team>>> {
+    Ok(SrJson(st.governance.teams().await?))
+}
+
+/// One team.
+#[utoipa::path(get, path = "/accord/v1/teams/{name}", tag = "governance", params(("name" = String, Path)),
+    responses((status = 200, description = "The team", body = Team),
+              (status = 404, description = "40410", body = ErrorBody)))]
+pub async fn get_team(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<SrJson<Team>> {
+    Ok(SrJson(st.governance.team(&name).await?))
+}
+
+/// Creates or replaces a team and its namespace claims (admin).
+#[utoipa::path(put, path = "/accord/v1/teams/{name}", tag = "governance", params(("name" = String, Path)),
+    request_body = Team,
+    responses((status = 200, description = "The team", body = Team),
+              (status = 422, description = "Invalid name or claim (42250)", body = ErrorBody)))]
+pub async fn put_team(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    SrJson(mut team): SrJson<Team>,
+) -> ApiResult<SrJson<Team>> {
+    if !team.name.is_empty() && team.name != name {
+        return Err(ApiError::unprocessable(format!(
+            "the body names team '{}' but the path '{name}'",
+            team.name
+        )));
+    }
+    team.name = name;
+    Ok(SrJson(st.governance.put_team(&caller.actor, team).await?))
+}
+
+/// Deletes a team (admin).
+#[utoipa::path(delete, path = "/accord/v1/teams/{name}", tag = "governance", params(("name" = String, Path)),
+    responses((status = 200, description = "The deleted team", body = Team),
+              (status = 404, description = "40410", body = ErrorBody)))]
+pub async fn delete_team(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<SrJson<Team>> {
+    Ok(SrJson(
+        st.governance.delete_team(&caller.actor, &name).await?,
+    ))
+}
+
+/// A subject's governance: owner (and why), description, tags, domain, lifecycle, consumers.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubjectInfo {
+    pub subject: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ownership: Option<Ownership>,
+    #[serde(flatten)]
+    pub governance: SubjectGovernance,
+}
+
+async fn subject_info(st: &AppState, raw: &str) -> ApiResult<SubjectInfo> {
+    let s = subject(raw)?;
+    let (governance, ownership) = st.governance.subject(&s).await?;
+    Ok(SubjectInfo {
+        subject: s.display_name(),
+        ownership,
+        governance,
+    })
+}
+
+/// A subject's governance record.
+#[utoipa::path(get, path = "/accord/v1/subjects/{subject}", tag = "governance", params(("subject" = String, Path)),
+    responses((status = 200, description = "Governance of the subject", body = SubjectInfo)))]
+pub async fn get_subject(
+    State(st): State<AppState>,
+    Path(raw): Path<String>,
+) -> ApiResult<SrJson<SubjectInfo>> {
+    Ok(SrJson(subject_info(&st, &raw).await?))
+}
+
+/// Replaces a subject's governance record (its owning team or an admin; only an admin assigns
+/// the owner).
+#[utoipa::path(put, path = "/accord/v1/subjects/{subject}", tag = "governance", params(("subject" = String, Path)),
+    request_body = SubjectGovernance,
+    responses((status = 200, description = "Governance of the subject", body = SubjectInfo),
+              (status = 403, description = "Not the owner (40301)", body = ErrorBody),
+              (status = 404, description = "Unknown team (40410)", body = ErrorBody)))]
+pub async fn put_subject(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+    SrJson(body): SrJson<SubjectGovernance>,
+) -> ApiResult<SrJson<SubjectInfo>> {
+    let s = subject(&raw)?;
+    st.governance
+        .put_subject(&caller.actor, &caller.principal, &s, body)
+        .await?;
+    Ok(SrJson(subject_info(&st, &raw).await?))
+}
+
+/// The team declaring it consumes a subject.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConsumerRequest {
+    /// Defaults to the caller's team; only an admin may name another.
+    #[serde(default)]
+    pub team: Option<String>,
+}
+
+fn consumer_team(caller: &Caller, asked: Option<String>) -> ApiResult<String> {
+    let own = caller.principal.team().map(str::to_owned);
+    match (asked, own) {
+        (Some(t), Some(o)) if t != o && !caller.principal.is_admin() => {
+            Err(GovernanceError::Forbidden(format!(
+                "team '{o}' may only declare its own consumption, not team '{t}'s"
+            ))
+            .into())
+        }
+        (Some(t), _) => Ok(t),
+        (None, Some(o)) => Ok(o),
+        (None, None) => Err(GovernanceError::Invalid("name the consuming team".into()).into()),
+    }
+}
+
+/// Declares that a team consumes a subject (members for their own team; admins for any).
+#[utoipa::path(post, path = "/accord/v1/subjects/{subject}/consumers", tag = "governance",
+    params(("subject" = String, Path)), request_body = ConsumerRequest,
+    responses((status = 200, description = "Governance of the subject", body = SubjectInfo)))]
+pub async fn add_consumer(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+    SrJson(body): SrJson<ConsumerRequest>,
+) -> ApiResult<SrJson<SubjectInfo>> {
+    let s = subject(&raw)?;
+    let team = consumer_team(&caller, body.team)?;
+    st.governance
+        .set_consumer(&caller.actor, &s, &team, true)
+        .await?;
+    Ok(SrJson(subject_info(&st, &raw).await?))
+}
+
+/// Withdraws a team's declaration that it consumes a subject.
+#[utoipa::path(delete, path = "/accord/v1/subjects/{subject}/consumers/{team}", tag = "governance",
+    params(("subject" = String, Path), ("team" = String, Path)),
+    responses((status = 200, description = "Governance of the subject", body = SubjectInfo)))]
+pub async fn remove_consumer(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((raw, team)): Path<(String, String)>,
+) -> ApiResult<SrJson<SubjectInfo>> {
+    let s = subject(&raw)?;
+    let team = consumer_team(&caller, Some(team))?;
+    st.governance
+        .set_consumer(&caller.actor, &s, &team, false)
+        .await?;
+    Ok(SrJson(subject_info(&st, &raw).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// A subject (as shown, e.g. `orders-value` or `:.ctx:orders-value`).
+    subject: Option<String>,
+    team: Option<String>,
+    /// An API key id, or `anonymous`.
+    principal: Option<String>,
+    /// e.g. `subject.register`, `config.put`, `key.revoke`.
+    action: Option<String>,
+    /// From this time (Unix milliseconds, inclusive).
+    from: Option<i64>,
+    /// Until this time (Unix milliseconds, exclusive).
+    to: Option<i64>,
+    offset: Option<i64>,
+    /// At most this many entries (default 100, at most 1000).
+    limit: Option<i64>,
+}
+
+/// One audit entry.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub principal: String,
+    pub action: String,
+    /// `ok` or `denied`.
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    pub target: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl From<AuditRecord> for AuditEntry {
+    fn from(r: AuditRecord) -> Self {
+        Self {
+            id: r.id,
+            at: r.at,
+            principal: r.principal,
+            action: r.action,
+            outcome: r.outcome,
+            subject: r.subject,
+            team: r.team,
+            target: r.target,
+            before: r.before,
+            after: r.after,
+            request_id: r.request_id,
+            detail: r.detail,
+        }
+    }
+}
+
+/// The audit log, newest first, filtered and paged.
+#[utoipa::path(get, path = "/accord/v1/audit", tag = "governance", params(AuditParams),
+    responses((status = 200, description = "Audit entries", body = Vec<AuditEntry>)))]
+pub async fn audit(
+    State(st): State<AppState>,
+    Query(p): Query<AuditParams>,
+) -> ApiResult<SrJson<Vec<AuditEntry>>> {
+    let subject = match p.subject.as_deref() {
+        Some(raw) => Some(subject(raw)?.display_name()),
+        None => None,
+    };
+    let filter = AuditFilter {
+        subject,
+        team: p.team,
+        principal: p.principal,
+        action: p.action,
+        from: p.from,
+        to: p.to,
+        offset: p.offset.unwrap_or(0).max(0),
+        limit: p.limit.unwrap_or(100).clamp(1, 1000),
+    };
+    let records = st.governance.audit(&filter).await?;
+    Ok(SrJson(records.into_iter().map(AuditEntry::from).collect()))
+}
