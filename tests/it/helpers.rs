@@ -128,6 +128,11 @@ impl TestApp {
         }
     }
 
+    /// The server's data directory (its SQLite file when no PostgreSQL is used).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -251,6 +256,26 @@ macro_rules! on_both_backends {
     };
 }
 pub(crate) use on_both_backends;
+
+/// Like [`on_both_backends`], for tests that start their server themselves: `f(backend)`.
+macro_rules! per_backend {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use $crate::helpers::Backend;
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(Backend::Postgres).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(Backend::Sqlite).await;
+                }
+            }
+        )*
+    };
+}
+pub(crate) use per_backend;
 
 /// A bare store on a fresh database, for the storage conformance suite.
 pub struct StoreFixture {

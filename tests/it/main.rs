@@ -10,6 +10,7 @@ mod protobuf;
 mod bad_input;
 mod compat_suites;
 mod concurrency;
+mod governance;
 mod openapi;
 mod python_client;
 mod registry_api;

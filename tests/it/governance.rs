@@ -1,0 +1,814 @@
+//! Governance through the API with authentication on: the first admin key from
+//! `accord-server create-admin-key`, keys and roles, team ownership, the authorisation matrix
+//! over every mutating route, revocation and expiry, lifecycle, and the audit log.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{per_backend, Backend, TestApp};
+
+per_backend!(
+    authorisation_matrix,
+    audit_records_every_mutation_once,
+    ownership_lifecycle_and_consumers,
+    confluent_python_with_basic_auth,
+);
+
+/// An API key as the tests hold it.
+#[derive(Clone, Debug)]
+struct Key {
+    id: String,
+    secret: String,
+}
+
+impl Key {
+    fn user_info(&self) -> String {
+        format!("{}:{}", self.id, self.secret)
+    }
+}
+
+/// Runs `accord-server create-admin-key` against the server's database, as an operator would.
+fn admin_key(app: &TestApp) -> Key {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_accord-server"));
+    cmd.arg("create-admin-key")
+        .env("ACCORD_DATA_DIR", app.data_dir())
+        .env_remove("DATABASE_URL");
+    if let Some(url) = &app.database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    let out = cmd.output().expect("accord-server runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "create-admin-key failed: {stdout}");
+    let field = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("no '{name}' in {stdout}"))
+    };
+    Key {
+        id: field("id:"),
+        secret: field("secret:"),
+    }
+}
+
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    key: Option<&Key>,
+) -> (StatusCode, Value) {
+    let mut req = app.client.request(method, app.url(path));
+    if let Some(k) = key {
+        req = req.basic_auth(&k.id, Some(&k.secret));
+    }
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/vnd.schemaregistry.v1+json")
+            .body(b.to_string());
+    }
+    crate::helpers::read(req.send().await.expect("request")).await
+}
+
+async fn create_key(app: &TestApp, admin: &Key, body: Value) -> Key {
+    let (s, r) = call(
+        app,
+        Method::POST,
+        "/accord/v1/keys",
+        Some(body),
+        Some(admin),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert!(r.get("secretHash").is_none());
+    Key {
+        id: r["id"].as_str().unwrap().to_owned(),
+        secret: r["secret"].as_str().unwrap().to_owned(),
+    }
+}
+
+async fn authed(backend: Backend) -> TestApp {
+    TestApp::spawn_with(backend, |c| c.auth = true).await
+}
+
+async fn put_team(app: &TestApp, admin: &Key, name: &str, claims: Value) {
+    let (s, r) = call(
+        app,
+        Method::PUT,
+        &format!("/accord/v1/teams/{name}"),
+        Some(json!({"description": format!("team {name}"),
+                    "contacts": {"email": format!("{name}@acme.test"), "chat": format!("#{name}")},
+                    "claims": claims})),
+        Some(admin),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+}
+
+/// A `payments.Card` record; fields other than `id` get defaults, so adding them is compatible.
+fn avro(fields: &[(&str, &str)]) -> Value {
+    let fields: Vec<Value> = fields
+        .iter()
+        .map(|(n, t)| match (*n, *t) {
+            ("id", _) => json!({"name": n, "type": t}),
+            (_, "string") => json!({"name": n, "type": t, "default": ""}),
+            _ => json!({"name": n, "type": t, "default": 0}),
+        })
+        .collect();
+    json!({"schema": json!({"type": "record", "name": "Card", "namespace": "payments", "fields": fields}).to_string()})
+}
+
+async fn authorisation_matrix(backend: Backend) {
+    let app = authed(backend).await;
+    let admin = admin_key(&app);
+    put_team(&app, &admin, "payments", json!(["payments."])).await;
+    put_team(&app, &admin, "orders", json!([r"^orders\..*"])).await;
+    let owner = create_key(&app, &admin, json!({"role": "member", "team": "payments"})).await;
+    let other = create_key(&app, &admin, json!({"role": "member", "team": "orders"})).await;
+    let reader = create_key(
+        &app,
+        &admin,
+        json!({"role": "reader", "description": "dashboards"}),
+    )
+    .await;
+    let revoked = create_key(&app, &admin, json!({"role": "admin"})).await;
+    let expired = create_key(
+        &app,
+        &admin,
+        json!({"role": "admin", "expiresInSeconds": 1}),
+    )
+    .await;
+    let (s, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/accord/v1/keys/{}", revoked.id),
+        None,
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let subject = "payments.card-value";
+    let (s, r) = call(
+        &app,
+        Method::POST,
+        &format!("/subjects/{subject}/versions"),
+        Some(avro(&[("id", "string")])),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+
+    // Every mutating route, and who may call it.
+    let routes: Vec<(Method, String, Option<Value>, bool, bool)> = vec![
+        // (method, path, body, owning member allowed, other member allowed)
+        (
+            Method::POST,
+            format!("/subjects/{subject}/versions"),
+            Some(avro(&[("id", "string"), ("note", "string")])),
+            true,
+            false,
+        ),
+        (
+            Method::PUT,
+            format!("/config/{subject}"),
+            Some(json!({"compatibility": "NONE"})),
+            true,
+            false,
+        ),
+        (
+            Method::DELETE,
+            format!("/config/{subject}"),
+            None,
+            true,
+            false,
+        ),
+        (
+            Method::PUT,
+            format!("/mode/{subject}"),
+            Some(json!({"mode": "READWRITE"})),
+            true,
+            false,
+        ),
+        (
+            Method::DELETE,
+            format!("/mode/{subject}"),
+            None,
+            true,
+            false,
+        ),
+        (
+            Method::PUT,
+            format!("/accord/v1/subjects/{subject}"),
+            Some(json!({"description": "card payments", "lifecycle": "active"})),
+            true,
+            false,
+        ),
+        (
+            Method::POST,
+            format!("/accord/v1/subjects/{subject}/consumers"),
+            Some(json!({})),
+            true,
+            true,
+        ),
+        (
+            Method::DELETE,
+            format!("/subjects/{subject}/versions/latest"),
+            None,
+            true,
+            false,
+        ),
+        (
+            Method::DELETE,
+            format!("/subjects/{subject}"),
+            None,
+            true,
+            false,
+        ),
+        (
+            Method::PUT,
+            "/config".into(),
+            Some(json!({"compatibility": "BACKWARD"})),
+            false,
+            false,
+        ),
+        (Method::DELETE, "/config".into(), None, false, false),
+        (
+            Method::PUT,
+            "/mode".into(),
+            Some(json!({"mode": "READWRITE"})),
+            false,
+            false,
+        ),
+        (Method::DELETE, "/mode".into(), None, false, false),
+        (
+            Method::PUT,
+            "/accord/v1/teams/audit-team".into(),
+            Some(json!({"claims": ["audit."]})),
+            false,
+            false,
+        ),
+        (
+            Method::DELETE,
+            "/accord/v1/teams/audit-team".into(),
+            None,
+            false,
+            false,
+        ),
+        (
+            Method::POST,
+            "/accord/v1/keys".into(),
+            Some(json!({"role": "reader"})),
+            false,
+            false,
+        ),
+        (Method::GET, "/accord/v1/keys".into(), None, false, false),
+        (
+            Method::DELETE,
+            format!("/accord/v1/keys/{}", reader.id),
+            None,
+            false,
+            false,
+        ),
+    ];
+    let denied = |s: StatusCode| s == StatusCode::FORBIDDEN || s == StatusCode::UNAUTHORIZED;
+    for (method, path, body, owner_ok, other_ok) in &routes {
+        for (who, key, expect) in [
+            ("anonymous", None, Some(401)),
+            ("revoked", Some(&revoked), Some(401)),
+            ("expired", Some(&expired), Some(401)),
+            ("reader", Some(&reader), Some(403)),
+            ("other member", Some(&other), (!other_ok).then_some(403)),
+            ("owning member", Some(&owner), (!owner_ok).then_some(403)),
+        ] {
+            let (s, r) = call(&app, method.clone(), path, body.clone(), key).await;
+            match expect {
+                Some(code) => {
+                    assert_eq!(s.as_u16(), code, "{who} {method} {path}: {r}");
+                    assert_eq!(
+                        r["error_code"].as_u64(),
+                        Some(if code == 401 { 40101 } else { 40301 }),
+                        "{r}"
+                    );
+                }
+                None => assert!(!denied(s), "{who} {method} {path} was refused: {s} {r}"),
+            }
+            if who == "other member" && expect == Some(403) && path.contains(subject) {
+                let m = r["message"].as_str().unwrap();
+                assert!(
+                    m.contains("owned by team 'payments'") && m.contains("payments@acme.test"),
+                    "{m}"
+                );
+            }
+        }
+        // The admin may call every route (the reader key is revoked last).
+        let (s, r) = call(&app, method.clone(), path, body.clone(), Some(&admin)).await;
+        assert!(!denied(s), "admin {method} {path} was refused: {s} {r}");
+    }
+
+    // Reads: any valid key; nothing without one; health and docs are open.
+    assert_eq!(
+        call(&app, Method::GET, "/subjects", None, Some(&owner))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (s, r) = call(&app, Method::GET, "/subjects", None, None).await;
+    assert_eq!(
+        (s, r["error_code"].as_u64()),
+        (StatusCode::UNAUTHORIZED, Some(40101))
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/health/live", None, None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/openapi.json", None, None).await.0,
+        StatusCode::OK
+    );
+    let bearer = app
+        .client
+        .get(app.url("/subjects"))
+        .bearer_auth(owner.user_info())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.status(), StatusCode::OK);
+
+    // Revocation takes effect on the next request.
+    let (s, _) = call(&app, Method::GET, "/subjects", None, Some(&other)).await;
+    assert_eq!(s, StatusCode::OK);
+    call(
+        &app,
+        Method::DELETE,
+        &format!("/accord/v1/keys/{}", other.id),
+        None,
+        Some(&admin),
+    )
+    .await;
+    let (s, _) = call(&app, Method::GET, "/subjects", None, Some(&other)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    // Listing keys never shows a secret or its hash.
+    let (_, keys) = call(&app, Method::GET, "/accord/v1/keys", None, Some(&admin)).await;
+    let text = keys.to_string();
+    assert!(
+        !text.contains(&owner.secret) && !text.contains("secretHash"),
+        "{text}"
+    );
+    assert!(keys.as_array().unwrap().len() >= 6);
+}
+
+/// The number of audit entries, and the newest.
+async fn audit_tail(app: &TestApp, admin: &Key) -> (usize, Value) {
+    let (s, r) = call(
+        app,
+        Method::GET,
+        "/accord/v1/audit?limit=1000",
+        None,
+        Some(admin),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let all = r.as_array().unwrap().clone();
+    (all.len(), all.first().cloned().unwrap_or(Value::Null))
+}
+
+async fn audit_records_every_mutation_once(backend: Backend) {
+    let app = authed(backend).await;
+    let admin = admin_key(&app);
+    let (n0, first) = audit_tail(&app, &admin).await;
+    assert_eq!(
+        (n0, first["action"].as_str()),
+        (1, Some("key.create")),
+        "{first}"
+    );
+    assert_eq!(first["principal"], "accord-server create-admin-key");
+    put_team(&app, &admin, "payments", json!(["payments."])).await;
+    let member = create_key(&app, &admin, json!({"role": "member", "team": "payments"})).await;
+    let subject = "payments.card-value";
+    let steps: Vec<(Method, String, Option<Value>, &str)> = vec![
+        (
+            Method::POST,
+            format!("/subjects/{subject}/versions"),
+            Some(avro(&[("id", "string")])),
+            "subject.register",
+        ),
+        (
+            Method::POST,
+            format!("/subjects/{subject}/versions"),
+            Some(avro(&[("id", "string"), ("n", "int")])),
+            "subject.register",
+        ),
+        (
+            Method::PUT,
+            format!("/config/{subject}"),
+            Some(json!({"compatibility": "FULL"})),
+            "config.put",
+        ),
+        (
+            Method::DELETE,
+            format!("/config/{subject}"),
+            None,
+            "config.delete",
+        ),
+        (
+            Method::PUT,
+            format!("/mode/{subject}"),
+            Some(json!({"mode": "READONLY"})),
+            "mode.put",
+        ),
+        (
+            Method::DELETE,
+            format!("/mode/{subject}"),
+            None,
+            "mode.delete",
+        ),
+        (
+            Method::PUT,
+            format!("/accord/v1/subjects/{subject}"),
+            Some(json!({"tags": ["pci"], "domain": "payments"})),
+            "subject.governance.put",
+        ),
+        (
+            Method::POST,
+            format!("/accord/v1/subjects/{subject}/consumers"),
+            Some(json!({})),
+            "subject.consumer.add",
+        ),
+        (
+            Method::DELETE,
+            format!("/subjects/{subject}/versions/2"),
+            None,
+            "subject.version.delete",
+        ),
+        (
+            Method::DELETE,
+            format!("/subjects/{subject}/versions/2?permanent=true"),
+            None,
+            "subject.version.delete.permanent",
+        ),
+        (
+            Method::DELETE,
+            format!("/subjects/{subject}"),
+            None,
+            "subject.delete",
+        ),
+        (
+            Method::DELETE,
+            format!("/subjects/{subject}?permanent=true"),
+            None,
+            "subject.delete.permanent",
+        ),
+    ];
+    let mut count = audit_tail(&app, &admin).await.0;
+    for (method, path, body, action) in steps {
+        let (s, r) = call(&app, method.clone(), &path, body, Some(&member)).await;
+        assert_eq!(s, StatusCode::OK, "{method} {path}: {r}");
+        let (n, newest) = audit_tail(&app, &admin).await;
+        assert_eq!(
+            n,
+            count + 1,
+            "{method} {path} must leave exactly one record"
+        );
+        assert_eq!(newest["action"], action, "{newest}");
+        assert_eq!(newest["principal"], member.id.as_str(), "{newest}");
+        assert_eq!(newest["team"], "payments", "{newest}");
+        assert_eq!(newest["outcome"], "ok");
+        assert!(
+            newest["requestId"].as_str().is_some_and(|r| !r.is_empty()),
+            "{newest}"
+        );
+        count = n;
+    }
+    // Re-registering what exists changes nothing and records nothing.
+    call(
+        &app,
+        Method::POST,
+        &format!("/subjects/{subject}/versions"),
+        Some(avro(&[("id", "string")])),
+        Some(&member),
+    )
+    .await;
+    let before = audit_tail(&app, &admin).await.0;
+    let (s, _) = call(
+        &app,
+        Method::POST,
+        &format!("/subjects/{subject}/versions"),
+        Some(avro(&[("id", "string")])),
+        Some(&member),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(audit_tail(&app, &admin).await.0, before);
+
+    // A request that fails midway (incompatible) leaves neither the change nor a record.
+    let versions_before = call(
+        &app,
+        Method::GET,
+        &format!("/subjects/{subject}/versions"),
+        None,
+        Some(&member),
+    )
+    .await
+    .1;
+    let (s, _) = call(
+        &app,
+        Method::POST,
+        &format!("/subjects/{subject}/versions"),
+        Some(avro(&[("id", "int")])),
+        Some(&member),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(audit_tail(&app, &admin).await.0, before);
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            &format!("/subjects/{subject}/versions"),
+            None,
+            Some(&member)
+        )
+        .await
+        .1,
+        versions_before
+    );
+
+    // A denied attempt is recorded as such, naming who tried.
+    let reader = create_key(&app, &admin, json!({"role": "reader"})).await;
+    let (s, _) = call(
+        &app,
+        Method::PUT,
+        &format!("/config/{subject}"),
+        Some(json!({"compatibility": "NONE"})),
+        Some(&reader),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (_, newest) = audit_tail(&app, &admin).await;
+    assert_eq!(
+        (newest["outcome"].as_str(), newest["principal"].as_str()),
+        (Some("denied"), Some(reader.id.as_str())),
+        "{newest}"
+    );
+
+    // Filters and paging.
+    let q = |p: String| {
+        let app = &app;
+        let admin = &admin;
+        async move { call(app, Method::GET, &p, None, Some(admin)).await.1 }
+    };
+    let by_subject = q(format!("/accord/v1/audit?subject={subject}&limit=1000")).await;
+    assert!(by_subject
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["subject"] == subject));
+    assert!(by_subject.as_array().unwrap().len() >= 13);
+    let by_action = q("/accord/v1/audit?action=config.put".into()).await;
+    assert_eq!(by_action.as_array().unwrap().len(), 1);
+    assert_eq!(
+        by_action[0]["after"]["compatibilityLevel"], "FULL",
+        "{by_action}"
+    );
+    let by_principal = q(format!(
+        "/accord/v1/audit?principal={}&limit=2&offset=1",
+        member.id
+    ))
+    .await;
+    assert_eq!(by_principal.as_array().unwrap().len(), 2);
+    let future = q("/accord/v1/audit?from=99999999999999".into()).await;
+    assert_eq!(future, json!([]));
+    let by_team = q("/accord/v1/audit?team=payments&limit=1000".into()).await;
+    assert!(by_team.as_array().unwrap().len() >= 12);
+}
+
+async fn ownership_lifecycle_and_consumers(backend: Backend) {
+    let app = authed(backend).await;
+    let admin = admin_key(&app);
+    put_team(&app, &admin, "payments", json!(["payments."])).await;
+    put_team(&app, &admin, "cards", json!(["payments.card"])).await;
+    put_team(&app, &admin, "orders", json!([r"^orders\..*"])).await;
+
+    // The most specific claim wins; an explicit assignment beats every claim.
+    let owner_of = |s: &'static str| {
+        let app = &app;
+        let admin = &admin;
+        async move {
+            call(
+                app,
+                Method::GET,
+                &format!("/accord/v1/subjects/{s}"),
+                None,
+                Some(admin),
+            )
+            .await
+            .1
+        }
+    };
+    assert_eq!(
+        owner_of("payments.card-value").await["ownership"],
+        json!({"team": "cards", "source": "claim:payments.card"})
+    );
+    assert_eq!(
+        owner_of("payments.cash-value").await["ownership"]["team"],
+        "payments"
+    );
+    assert_eq!(
+        owner_of("orders.placed-value").await["ownership"]["team"],
+        "orders"
+    );
+    assert!(owner_of("misc-value").await.get("ownership").is_none());
+    let (s, r) = call(
+        &app,
+        Method::PUT,
+        "/accord/v1/subjects/misc-value",
+        Some(json!({"owner": "orders"})),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        r["ownership"],
+        json!({"team": "orders", "source": "assigned"})
+    );
+
+    // Only an admin assigns an owner; unknown teams and bad claims are refused.
+    let cards = create_key(&app, &admin, json!({"role": "member", "team": "cards"})).await;
+    let (s, r) = call(
+        &app,
+        Method::PUT,
+        "/accord/v1/subjects/payments.card-value",
+        Some(json!({"owner": "cards"})),
+        Some(&cards),
+    )
+    .await;
+    assert_eq!(
+        (s, r["error_code"].as_u64()),
+        (StatusCode::FORBIDDEN, Some(40301)),
+        "{r}"
+    );
+    let (s, r) = call(
+        &app,
+        Method::PUT,
+        "/accord/v1/subjects/x-value",
+        Some(json!({"owner": "nobody"})),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(
+        (s, r["error_code"].as_u64()),
+        (StatusCode::NOT_FOUND, Some(40410)),
+        "{r}"
+    );
+    let (s, r) = call(
+        &app,
+        Method::PUT,
+        "/accord/v1/teams/bad",
+        Some(json!({"claims": ["^("]})),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(
+        (s, r["error_code"].as_u64()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some(42250)),
+        "{r}"
+    );
+    let (s, _) = call(
+        &app,
+        Method::POST,
+        "/accord/v1/keys",
+        Some(json!({"role": "member"})),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Lifecycle: deprecated warns, retired refuses new versions.
+    let subject = "payments.card-value";
+    let (s, r) = call(
+        &app,
+        Method::POST,
+        &format!("/subjects/{subject}/versions"),
+        Some(avro(&[("id", "string")])),
+        Some(&cards),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert!(r.get("warnings").is_none(), "{r}");
+    call(
+        &app,
+        Method::PUT,
+        &format!("/accord/v1/subjects/{subject}"),
+        Some(json!({"lifecycle": "deprecated", "description": "use payments.card2"})),
+        Some(&cards),
+    )
+    .await;
+    let (s, r) = call(
+        &app,
+        Method::POST,
+        &format!("/subjects/{subject}/versions"),
+        Some(avro(&[("id", "string"), ("a", "string")])),
+        Some(&cards),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["warnings"][0]["ruleId"], "subject.lifecycle", "{r}");
+    call(
+        &app,
+        Method::PUT,
+        &format!("/accord/v1/subjects/{subject}"),
+        Some(json!({"lifecycle": "retired"})),
+        Some(&cards),
+    )
+    .await;
+    let (s, r) = call(
+        &app,
+        Method::POST,
+        &format!("/subjects/{subject}/versions"),
+        Some(avro(&[("id", "string"), ("b", "string")])),
+        Some(&cards),
+    )
+    .await;
+    assert_eq!(
+        (s, r["error_code"].as_u64()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some(42251)),
+        "{r}"
+    );
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            &format!("/subjects/{subject}/versions"),
+            None,
+            Some(&cards)
+        )
+        .await
+        .1,
+        json!([1, 2])
+    );
+
+    // Consumers: a member declares its own team, never another.
+    let orders = create_key(&app, &admin, json!({"role": "member", "team": "orders"})).await;
+    let (s, r) = call(
+        &app,
+        Method::POST,
+        &format!("/accord/v1/subjects/{subject}/consumers"),
+        Some(json!({})),
+        Some(&orders),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["consumers"], json!(["orders"]));
+    let (s, _) = call(
+        &app,
+        Method::POST,
+        &format!("/accord/v1/subjects/{subject}/consumers"),
+        Some(json!({"team": "payments"})),
+        Some(&orders),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, r) = call(
+        &app,
+        Method::DELETE,
+        &format!("/accord/v1/subjects/{subject}/consumers/orders"),
+        None,
+        Some(&orders),
+    )
+    .await;
+    assert_eq!(
+        (s, r["consumers"].clone()),
+        (StatusCode::OK, json!([])),
+        "{r}"
+    );
+}
+
+async fn confluent_python_with_basic_auth(backend: Backend) {
+    let app = authed(backend).await;
+    let admin = admin_key(&app);
+    put_team(&app, &admin, "payments", json!(["payments."])).await;
+    let member = create_key(&app, &admin, json!({"role": "member", "team": "payments"})).await;
+    let python = std::env::var_os("ACCORD_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/auth_client.py");
+    let out = tokio::process::Command::new(python)
+        .arg(script)
+        .arg(&app.base)
+        .arg(member.user_info())
+        .output()
+        .await
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("ALL OK"),
+        "confluent-kafka with basic auth failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
