@@ -5,12 +5,15 @@
 
 use std::sync::Arc;
 
+use crate::formats::ParsedSchema;
 use crate::storage::{Store, StoreError};
 use crate::types::QualifiedSubject;
 
 pub mod audit;
 pub mod auth;
+pub mod lint;
 pub mod ownership;
+pub mod policy;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -34,6 +37,8 @@ pub enum GovernanceError {
     Retired(String),
     #[error("Subject '{0}' is in no team's namespace, and the policy requires an owner")]
     OwnerRequired(String),
+    #[error("The schema breaks {} enforced policy rule(s): {}", .0.len(), .0.iter().map(|v| format!("{} at '{}': {}", v.rule_id, v.path, v.message)).collect::<Vec<_>>().join("; "))]
+    PolicyViolations(Vec<Violation>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -73,7 +78,12 @@ impl Governance {
     /// The checks a registration passes before the registry sees it: the subject's lifecycle
     /// (retired refuses, deprecated warns) and, when the policy requires it, an owner. Returns
     /// the warnings to report with a successful registration.
-    pub async fn check_registration(&self, subject: &QualifiedSubject) -> Result<Vec<Violation>> {
+    pub async fn check_registration(
+        &self,
+        subject: &QualifiedSubject,
+        schema: &dyn ParsedSchema,
+        previous: Option<&dyn ParsedSchema>,
+    ) -> Result<Vec<Violation>> {
         let mut warnings = Vec::new();
         let (g, owner) = self.subject(subject).await?;
         match g.lifecycle {
@@ -91,10 +101,33 @@ impl Governance {
             }),
             _ => {}
         }
-        if owner.is_none() && self.owner_required().await? {
+        let policy = self.policy().await?.policy;
+        if owner.is_none() && policy.owner_required {
             return Err(GovernanceError::OwnerRequired(subject.display_name()));
         }
+        let (enforced, warned) = self.lint(&policy, subject, schema, previous);
+        if !enforced.is_empty() {
+            return Err(GovernanceError::PolicyViolations(enforced));
+        }
+        warnings.extend(warned);
         Ok(warnings)
+    }
+
+    /// The policy's lint rules for `subject` over a schema: (enforced, warnings).
+    pub fn lint(
+        &self,
+        policy: &policy::Policy,
+        subject: &QualifiedSubject,
+        schema: &dyn ParsedSchema,
+        previous: Option<&dyn ParsedSchema>,
+    ) -> (Vec<Violation>, Vec<Violation>) {
+        let rules = policy.rules_for(&subject.name);
+        lint::lint(&lint::LintInput {
+            subject: &subject.name,
+            schema,
+            previous,
+            rules: &rules,
+        })
     }
 
     /// Whether the policy in force requires every written subject to have an owner.

@@ -478,6 +478,31 @@ impl Registry {
 
     // ---- shared helpers ---------------------------------------------------------------------
 
+    /// A schema as a registration would parse it, with the subject's latest live version (for
+    /// checks that look at what changed, such as governance lint). An empty schema means the
+    /// latest version's, as in a registration.
+    pub async fn parse_candidate(
+        &self,
+        subject: &QualifiedSubject,
+        input: &SchemaInput,
+    ) -> Result<(Arc<dyn ParsedSchema>, Option<Arc<dyn ParsedSchema>>)> {
+        let mut session = self.store.read().await?;
+        let versions = session.versions(subject).await?;
+        let previous = match versions.iter().rev().find(|v| !v.deleted) {
+            Some(v) => self.parsed_version(session.as_mut(), v).await?,
+            None => None,
+        };
+        if input.schema.trim().is_empty() {
+            if let Some(p) = &previous {
+                return Ok((p.clone(), previous.clone()));
+            }
+        }
+        let (parsed, _) = self
+            .parse_input(session.as_mut(), &subject.context, input)
+            .await?;
+        Ok((parsed, previous))
+    }
+
     /// Parses a request's schema with its references; returns it with the references as they
     /// will be stored.
     async fn parse_input(

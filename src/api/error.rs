@@ -15,6 +15,9 @@ use crate::registry::RegistryError;
 pub struct ErrorBody {
     pub error_code: u32,
     pub message: String,
+    /// Policy violations that refused a registration (Accord's 42253).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<crate::governance::Violation>,
 }
 
 /// An HTTP error: status, Confluent error code and message.
@@ -23,6 +26,7 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: u32,
     pub message: String,
+    pub violations: Vec<crate::governance::Violation>,
 }
 
 /// Marks an incompatible-schema answer so the router can apply the configured error code
@@ -41,6 +45,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            violations: Vec::new(),
         }
     }
 
@@ -109,6 +114,11 @@ impl From<GovernanceError> for ApiError {
             E::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42250),
             E::Retired(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42251),
             E::OwnerRequired(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42252),
+            E::PolicyViolations(v) => {
+                let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, 42253, e.to_string());
+                err.violations = v.clone();
+                return err;
+            }
             E::Store(cause) => {
                 tracing::error!(error = %cause, "backend store failure");
                 return ApiError::new(
@@ -129,6 +139,7 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&ErrorBody {
             error_code: self.code,
             message: self.message,
+            violations: self.violations,
         })
         .unwrap_or_default();
         let mut response = (

@@ -9,10 +9,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
 use super::error::ErrorBody;
+use super::subjects::RegisterSchemaRequest;
 use super::{subject, ApiError, ApiResult, AppState, Path, Query, SrJson};
 use crate::governance::auth::key_json;
 use crate::governance::ownership::{Ownership, SubjectGovernance, Team};
-use crate::governance::{GovernanceError, Role};
+use crate::governance::policy::{Policy, PolicyVersion};
+use crate::governance::{GovernanceError, Role, Violation};
 use crate::storage::{now_millis, AuditFilter, AuditRecord};
 
 /// A key to create.
@@ -373,4 +375,85 @@ pub async fn audit(
     };
     let records = st.governance.audit(&filter).await?;
     Ok(SrJson(records.into_iter().map(AuditEntry::from).collect()))
+}
+
+/// The policy in force (version 0: the built-in default, nothing stored yet).
+#[utoipa::path(get, path = "/accord/v1/policy", tag = "governance",
+    responses((status = 200, description = "The policy in force", body = PolicyVersion)))]
+pub async fn get_policy(State(st): State<AppState>) -> ApiResult<SrJson<PolicyVersion>> {
+    Ok(SrJson(st.governance.policy().await?))
+}
+
+/// Stores a new policy version and puts it in force (admin). The body is the policy document
+/// as JSON or TOML; unknown rules, modes, cases and invalid patterns are refused (42250).
+#[utoipa::path(put, path = "/accord/v1/policy", tag = "governance",
+    request_body(content = Policy, description = "The policy document (JSON, or TOML)"),
+    responses((status = 200, description = "The stored version", body = PolicyVersion),
+              (status = 422, description = "Invalid policy (42250)", body = ErrorBody)))]
+pub async fn put_policy(
+    State(st): State<AppState>,
+    caller: Caller,
+    body: String,
+) -> ApiResult<SrJson<PolicyVersion>> {
+    Ok(SrJson(
+        st.governance.put_policy(&caller.actor, &body).await?,
+    ))
+}
+
+/// One stored policy version.
+#[utoipa::path(get, path = "/accord/v1/policy/versions/{version}", tag = "governance",
+    params(("version" = i64, Path)),
+    responses((status = 200, description = "The policy version", body = PolicyVersion),
+              (status = 404, description = "No such version (40412)", body = ErrorBody)))]
+pub async fn get_policy_version(
+    State(st): State<AppState>,
+    Path(version): Path<i64>,
+) -> ApiResult<SrJson<PolicyVersion>> {
+    st.governance
+        .policy_version(version)
+        .await?
+        .map(SrJson)
+        .ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                40412,
+                format!("Policy version {version} not found"),
+            )
+        })
+}
+
+/// What the policy says about a schema.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LintReport {
+    /// Whether a registration would pass the policy (no enforced violation).
+    pub passes: bool,
+    /// Violations of enforced rules: a registration would be refused with these.
+    pub violations: Vec<Violation>,
+    /// Violations of warn-mode rules: reported with a successful registration.
+    pub warnings: Vec<Violation>,
+}
+
+/// Lints a schema against the policy for a subject without registering it.
+#[utoipa::path(post, path = "/accord/v1/lint/subjects/{subject}", tag = "governance",
+    params(("subject" = String, Path)), request_body = RegisterSchemaRequest,
+    responses((status = 200, description = "The lint report", body = LintReport),
+              (status = 422, description = "Invalid schema (42201)", body = ErrorBody)))]
+pub async fn lint(
+    State(st): State<AppState>,
+    Path(raw): Path<String>,
+    SrJson(body): SrJson<RegisterSchemaRequest>,
+) -> ApiResult<SrJson<LintReport>> {
+    let s = subject(&raw)?;
+    let input = body.into_input()?;
+    let (candidate, previous) = st.registry.parse_candidate(&s, &input).await?;
+    let policy = st.governance.policy().await?.policy;
+    let (violations, warnings) =
+        st.governance
+            .lint(&policy, &s, candidate.as_ref(), previous.as_deref());
+    Ok(SrJson(LintReport {
+        passes: violations.is_empty(),
+        violations,
+        warnings,
+    }))
 }

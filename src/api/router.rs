@@ -79,6 +79,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(governance::add_consumer))
         .routes(routes!(governance::remove_consumer))
         .routes(routes!(governance::audit))
+        .routes(routes!(governance::get_policy, governance::put_policy))
+        .routes(routes!(governance::get_policy_version))
+        .routes(routes!(governance::lint))
 }
 
 /// The whole HTTP application.
@@ -116,6 +119,7 @@ fn incompatible_code(code: u32, response: Response) -> Response {
             let body = ErrorBody {
                 error_code: code,
                 message: message.clone(),
+                violations: Vec::new(),
             };
             let body = serde_json::to_vec(&body).unwrap_or_default();
             (

@@ -244,10 +244,15 @@ pub async fn register(
     SrJson(body): SrJson<RegisterSchemaRequest>,
 ) -> ApiResult<SrJson<RegisterSchemaResponse>> {
     let s = subject(&raw)?;
-    let warnings = st.governance.check_registration(&s).await?;
+    let input = body.into_input()?;
+    let (candidate, previous) = st.registry.parse_candidate(&s, &input).await?;
+    let warnings = st
+        .governance
+        .check_registration(&s, candidate.as_ref(), previous.as_deref())
+        .await?;
     let r = st
         .registry
-        .register(&s, body.into_input()?, p.normalize, p.force, &caller.actor)
+        .register(&s, input, p.normalize, p.force, &caller.actor)
         .await?;
     let schema = &r.schema;
     Ok(SrJson(RegisterSchemaResponse {

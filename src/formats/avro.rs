@@ -31,6 +31,11 @@ pub struct AvroSchema {
 }
 
 impl AvroSchema {
+    /// The schema as JSON, as parsed (before canonical rewriting).
+    pub fn json(&self) -> &Value {
+        &self.json
+    }
+
     pub fn schema(&self) -> &Schema {
         &self.schema
     }

@@ -84,6 +84,9 @@ pub struct ProtobufSchema {
     rendered: String,
     /// Whether any message in the file's pool has a proto2 `required` field.
     has_required: bool,
+    /// Comments of a schema sent as text, by descriptor source path (e.g. `[4, 0, 2, 1]` is the
+    /// second field of the first message); empty for a serialized descriptor.
+    comments: HashMap<Vec<i32>, String>,
 }
 
 impl std::fmt::Debug for ProtobufSchema {
@@ -97,6 +100,11 @@ impl std::fmt::Debug for ProtobufSchema {
 impl ProtobufSchema {
     pub fn file(&self) -> &FileDescriptor {
         &self.file
+    }
+
+    /// The comment attached to the element at a descriptor source path, if any.
+    pub fn comment(&self, path: &[i32]) -> Option<&str> {
+        self.comments.get(path).map(String::as_str)
     }
 
     /// The message a Confluent message-index path names: the first index picks a top-level
@@ -286,11 +294,17 @@ impl Format for ProtobufFormat {
             (true, text) => text.to_owned(),
             (false, _) => rendered.clone(),
         };
+        let comments = if is_text {
+            comments_of(&name, schema)
+        } else {
+            HashMap::new()
+        };
         let has_required = pool
             .all_messages()
             .any(|m| m.fields().any(|f| f.cardinality() == Cardinality::Required));
         Ok(Arc::new(ProtobufSchema {
             has_required,
+            comments,
             file,
             canonical,
             rendered,
@@ -355,6 +369,30 @@ impl ParsedSchema for ProtobufSchema {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// Leading (else trailing) comments of a source file by element path.
+fn comments_of(name: &str, text: &str) -> HashMap<Vec<i32>, String> {
+    let Ok(parsed) = protox_parse::parse(name, text) else {
+        return HashMap::new();
+    };
+    let mut out = HashMap::new();
+    for l in parsed
+        .source_code_info
+        .map(|s| s.location)
+        .unwrap_or_default()
+    {
+        let comment = l
+            .leading_comments
+            .as_deref()
+            .or(l.trailing_comments.as_deref())
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
+        if let Some(c) = comment {
+            out.insert(l.path, c.to_owned());
+        }
+    }
+    out
 }
 
 /// Splits the Confluent message-index path off a payload: a zig-zag varint count, then that
