@@ -5,6 +5,7 @@
 mod helpers;
 
 mod json_schema;
+mod lint_suite;
 mod protobuf;
 
 mod bad_input;
@@ -12,6 +13,7 @@ mod compat_suites;
 mod concurrency;
 mod governance;
 mod openapi;
+mod policy;
 mod python_client;
 mod registry_api;
 mod storage;
