@@ -176,6 +176,32 @@ pub async fn delete_team(
     ))
 }
 
+/// Records a refusal decided here (rather than by the route guard) as a denied attempt.
+async fn audited<T>(
+    st: &AppState,
+    caller: &Caller,
+    action: &str,
+    subject: &crate::types::QualifiedSubject,
+    result: Result<T, GovernanceError>,
+) -> ApiResult<T> {
+    if let Err(GovernanceError::Forbidden(why)) = &result {
+        if let Err(e) = st
+            .governance
+            .record_denied(
+                &caller.actor,
+                action,
+                Some(subject),
+                &subject.display_name(),
+                why,
+            )
+            .await
+        {
+            tracing::error!(error = %e, "audit of a denied request failed");
+        }
+    }
+    Ok(result?)
+}
+
 /// A subject's governance: owner (and why), description, tags, domain, lifecycle, consumers.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -221,9 +247,11 @@ pub async fn put_subject(
     SrJson(body): SrJson<SubjectGovernance>,
 ) -> ApiResult<SrJson<SubjectInfo>> {
     let s = subject(&raw)?;
-    st.governance
+    let result = st
+        .governance
         .put_subject(&caller.actor, &caller.principal, &s, body)
-        .await?;
+        .await;
+    audited(&st, &caller, "subject.governance.put", &s, result).await?;
     Ok(SrJson(subject_info(&st, &raw).await?))
 }
 
@@ -236,18 +264,17 @@ pub struct ConsumerRequest {
     pub team: Option<String>,
 }
 
-fn consumer_team(caller: &Caller, asked: Option<String>) -> ApiResult<String> {
+fn consumer_team(caller: &Caller, asked: Option<String>) -> Result<String, GovernanceError> {
     let own = caller.principal.team().map(str::to_owned);
     match (asked, own) {
         (Some(t), Some(o)) if t != o && !caller.principal.is_admin() => {
             Err(GovernanceError::Forbidden(format!(
                 "team '{o}' may only declare its own consumption, not team '{t}'s"
-            ))
-            .into())
+            )))
         }
         (Some(t), _) => Ok(t),
         (None, Some(o)) => Ok(o),
-        (None, None) => Err(GovernanceError::Invalid("name the consuming team".into()).into()),
+        (None, None) => Err(GovernanceError::Invalid("name the consuming team".into())),
     }
 }
 
@@ -262,7 +289,14 @@ pub async fn add_consumer(
     SrJson(body): SrJson<ConsumerRequest>,
 ) -> ApiResult<SrJson<SubjectInfo>> {
     let s = subject(&raw)?;
-    let team = consumer_team(&caller, body.team)?;
+    let team = audited(
+        &st,
+        &caller,
+        "subject.consumer.add",
+        &s,
+        consumer_team(&caller, body.team),
+    )
+    .await?;
     st.governance
         .set_consumer(&caller.actor, &s, &team, true)
         .await?;
@@ -279,7 +313,14 @@ pub async fn remove_consumer(
     Path((raw, team)): Path<(String, String)>,
 ) -> ApiResult<SrJson<SubjectInfo>> {
     let s = subject(&raw)?;
-    let team = consumer_team(&caller, Some(team))?;
+    let team = audited(
+        &st,
+        &caller,
+        "subject.consumer.remove",
+        &s,
+        consumer_team(&caller, Some(team)),
+    )
+    .await?;
     st.governance
         .set_consumer(&caller.actor, &s, &team, false)
         .await?;
