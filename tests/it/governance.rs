@@ -837,3 +837,55 @@ async fn confluent_python_with_basic_auth(backend: Backend) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// No change without its record: when the audit insert fails, the registration it belongs to
+/// is rolled back with it (PostgreSQL: the audit table is renamed away for one request).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_audit_write_rolls_back_the_change() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let body = |fields: &[(&str, &str)]| avro(fields);
+    let (s, _) = call(
+        &app,
+        Method::POST,
+        "/subjects/payments.card-value/versions",
+        Some(body(&[("id", "string")])),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let url = app.database_url.clone().unwrap();
+    crate::helpers::exec_on(
+        url.clone(),
+        "ALTER TABLE audit_log RENAME TO audit_log_away".into(),
+    );
+    let got = call(
+        &app,
+        Method::POST,
+        "/subjects/payments.card-value/versions",
+        Some(body(&[("id", "string"), ("note", "string")])),
+        None,
+    )
+    .await;
+    crate::helpers::exec_on(url, "ALTER TABLE audit_log_away RENAME TO audit_log".into());
+    crate::helpers::assert_error(&got, 500, 50001);
+    let (_, versions) = call(
+        &app,
+        Method::GET,
+        "/subjects/payments.card-value/versions",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(versions, json!([1]));
+    let (_, schemas) = call(&app, Method::GET, "/schemas", None, None).await;
+    assert_eq!(schemas.as_array().unwrap().len(), 1, "{schemas}");
+    let (_, audit) = call(
+        &app,
+        Method::GET,
+        "/accord/v1/audit?action=subject.register",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
+}

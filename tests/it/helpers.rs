@@ -33,6 +33,11 @@ pub fn database_url(name: &str) -> String {
 
 /// Runs one SQL statement on the admin database (blocking; used from Drop too).
 pub fn admin_exec(sql: String) {
+    exec_on(admin_url(), sql)
+}
+
+/// Runs one SQL statement on the PostgreSQL database at `url` (blocking).
+pub fn exec_on(url: String, sql: String) {
     let run = move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -40,7 +45,7 @@ pub fn admin_exec(sql: String) {
             .expect("runtime");
         rt.block_on(async move {
             use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&admin_url())
+            let mut conn = sqlx::PgConnection::connect(&url)
                 .await
                 .expect("PostgreSQL must be reachable for the tests (see README)");
             sqlx::query(&sql)
