@@ -21,38 +21,20 @@ use accord::config::ServerConfig;
 use accord::governance::ownership::Team;
 use accord::governance::{Actor, Governance, Role};
 use accord::startup::{open_store, Application};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde_json::{json, Value};
 
 mod common;
 
-async fn admin(sql: &str) -> Result<()> {
-    use sqlx::Connection;
-    let url = std::env::var("ACCORD_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let mut conn = sqlx::PgConnection::connect(&url)
-        .await
-        .context("PostgreSQL must be reachable")?;
-    sqlx::query(sql).execute(&mut conn).await?;
-    Ok(())
-}
-
-/// A server on a fresh database; returns its base URL and the config it runs with.
-async fn server(auth: bool) -> Result<(String, ServerConfig)> {
-    let db = format!("accord_bench_{}", uuid::Uuid::new_v4().simple());
-    let admin_url = std::env::var("ACCORD_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let db_url = format!(
-        "{}/{db}",
-        &admin_url[..admin_url.rfind('/').context("admin URL")?]
-    );
-    admin(&format!("CREATE DATABASE {db}")).await?;
+/// A server on a fresh database; returns its base URL, its config and the database name.
+async fn server(auth: bool) -> Result<(String, ServerConfig, String)> {
+    let (db, db_url) = common::fresh_database().await?;
     let mut config = ServerConfig::ephemeral(Some(db_url), std::env::temp_dir().join(&db));
     config.auth = auth;
     let app = Application::build(config.clone()).await?;
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until(std::future::pending()));
-    Ok((base, config))
+    Ok((base, config, db))
 }
 
 /// The i-th registration body: the 20-field order with its own doc, so each is a new schema.
@@ -122,8 +104,8 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let (plain, plain_config) = server(false).await?;
-        let (governed, governed_config) = server(true).await?;
+        let (plain, plain_config, plain_db) = server(false).await?;
+        let (governed, governed_config, governed_db) = server(true).await?;
 
         // Plain: every lint rule off. Governed: the default policy, a team and its member key.
         let all_off = json!({"rules": accord::governance::policy::RULES.iter()
@@ -187,6 +169,8 @@ fn main() -> Result<()> {
             "governance costs {cost:.1}% of registration throughput (target <= 15%): {}",
             if cost <= 15.0 { "MET" } else { "NOT MET" }
         );
+        common::drop_database(&plain_db).await?;
+        common::drop_database(&governed_db).await?;
         anyhow::Ok(())
     })
 }

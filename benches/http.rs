@@ -100,17 +100,6 @@ async fn ceiling_server(sized: Vec<u8>) -> Result<SocketAddr> {
     Ok(addr)
 }
 
-async fn admin(sql: &str) -> Result<()> {
-    use sqlx::Connection;
-    let url = std::env::var("ACCORD_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let mut conn = sqlx::PgConnection::connect(&url)
-        .await
-        .context("PostgreSQL must be reachable")?;
-    sqlx::query(sql).execute(&mut conn).await?;
-    Ok(())
-}
-
 fn main() -> Result<()> {
     let rounds: usize = common::env_or("ACCORD_BENCH_ROUNDS", 3);
     let seconds: u64 = common::env_or("ACCORD_BENCH_SECONDS", 5);
@@ -118,16 +107,8 @@ fn main() -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let db = format!("accord_bench_{}", uuid::Uuid::new_v4().simple());
-    let admin_url = std::env::var("ACCORD_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let db_url = format!(
-        "{}/{db}",
-        &admin_url[..admin_url.rfind('/').context("admin URL")?]
-    );
-
+    let (db, db_url) = rt.block_on(common::fresh_database())?;
     let (ceiling, registry, id) = rt.block_on(async {
-        admin(&format!("CREATE DATABASE {db}")).await?;
         let dir = std::env::temp_dir().join(&db);
         let app = Application::build(ServerConfig::ephemeral(Some(db_url.clone()), dir)).await?;
         let registry = SocketAddr::from(([127, 0, 0, 1], app.port()));
@@ -232,6 +213,6 @@ fn main() -> Result<()> {
         100.0 * runs[2].1.rps / runs[1].1.rps
     );
     let _ = std::fs::remove_file(&lua);
-    rt.block_on(admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))?;
+    rt.block_on(common::drop_database(&db))?;
     Ok(())
 }

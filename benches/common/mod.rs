@@ -9,6 +9,39 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// Creates a fresh PostgreSQL database on the test server (`ACCORD_TEST_PG_URL`, default the
+/// local one) and returns its name and URL.
+pub async fn fresh_database() -> anyhow::Result<(String, String)> {
+    use anyhow::Context;
+    use sqlx::Connection;
+    let admin_url = std::env::var("ACCORD_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let db = format!("accord_bench_{}", uuid::Uuid::new_v4().simple());
+    let url = format!(
+        "{}/{db}",
+        &admin_url[..admin_url.rfind('/').context("admin URL")?]
+    );
+    let mut conn = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .context("PostgreSQL must be reachable")?;
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&mut conn)
+        .await?;
+    Ok((db, url))
+}
+
+/// Drops a database [`fresh_database`] created.
+pub async fn drop_database(db: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let admin_url = std::env::var("ACCORD_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let mut conn = sqlx::PgConnection::connect(&admin_url).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await?;
+    Ok(())
+}
+
 /// A realistic 20-field record.
 pub const ORDER_SCHEMA: &str = r#"{"type":"record","name":"Order","namespace":"acme.sales","fields":[
  {"name":"id","type":"string"},{"name":"customer_id","type":"string"},{"name":"created_at","type":{"type":"long","logicalType":"timestamp-millis"}},

@@ -125,6 +125,22 @@ fn error(status: StatusCode, code: u32, message: String) -> Response {
     r
 }
 
+/// Records a refused request as a denied audit entry (a failure to record is logged).
+async fn deny(st: &AppState, actor: &Actor, need: &Access, target: &str, why: &str) {
+    let (subject, action) = match need {
+        Access::Subject(s, a) => (Some(s), *a),
+        Access::Member(a) | Access::Admin(a) => (None, *a),
+        _ => (None, "unknown"),
+    };
+    if let Err(e) = st
+        .governance
+        .record_denied(actor, action, subject, target, why)
+        .await
+    {
+        tracing::error!(error = %e, "audit of a refused request failed");
+    }
+}
+
 /// Authenticates the request and enforces what its route needs.
 pub async fn guard(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     let need = access(req.method(), req.uri().path());
@@ -149,19 +165,7 @@ pub async fn guard(State(st): State<AppState>, mut req: Request, next: Next) -> 
                         team: None,
                         request_id: rid.clone(),
                     };
-                    let (subject, action) = match &need {
-                        Access::Subject(s, a) => (Some(s), *a),
-                        Access::Member(a) | Access::Admin(a) => (None, *a),
-                        _ => (None, "unknown"),
-                    };
-                    let target = req.uri().path().to_owned();
-                    if let Err(e) = st
-                        .governance
-                        .record_denied(&actor, action, subject, &target, &m)
-                        .await
-                    {
-                        tracing::error!(error = %e, "audit of a refused request failed");
-                    }
+                    deny(&st, &actor, &need, req.uri().path(), &m).await;
                 }
                 return error(StatusCode::UNAUTHORIZED, 40101, m);
             }
@@ -201,19 +205,7 @@ pub async fn guard(State(st): State<AppState>, mut req: Request, next: Next) -> 
             next.run(req).await
         }
         Ok(Err(why)) => {
-            let (subject, action) = match &need {
-                Access::Subject(s, a) => (Some(s), *a),
-                Access::Member(a) | Access::Admin(a) => (None, *a),
-                _ => (None, "unknown"),
-            };
-            let target = req.uri().path().to_owned();
-            if let Err(e) = st
-                .governance
-                .record_denied(&caller.actor, action, subject, &target, &why)
-                .await
-            {
-                tracing::error!(error = %e, "audit of a denied request failed");
-            }
+            deny(&st, &caller.actor, &need, req.uri().path(), &why).await;
             error(StatusCode::FORBIDDEN, 40301, why)
         }
         Err(e) => ApiError::from(e).into_response(),

@@ -62,6 +62,16 @@ impl ApiError {
     }
 }
 
+/// A backend failure: the cause is logged, the answer says nothing about it.
+fn store_failure(cause: &crate::storage::StoreError) -> ApiError {
+    tracing::error!(error = %cause, "backend store failure");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        50001,
+        "Error in the backend data store",
+    )
+}
+
 impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> Self {
         use RegistryError as E;
@@ -86,14 +96,7 @@ impl From<RegistryError> for ApiError {
             E::InvalidSubject(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42208),
             E::SchemaTooLarge(..) => (StatusCode::UNPROCESSABLE_ENTITY, 42209),
             E::InvalidRuleSet(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42210),
-            E::Store(cause) => {
-                tracing::error!(error = %cause, "backend store failure");
-                return ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    50001,
-                    "Error in the backend data store",
-                );
-            }
+            E::Store(cause) => return store_failure(cause),
         };
         let message = match &e {
             E::SchemaNotFound(id) if id.is_empty() => "Schema not found".to_owned(),
@@ -119,14 +122,7 @@ impl From<GovernanceError> for ApiError {
                 err.violations = v.clone();
                 return err;
             }
-            E::Store(cause) => {
-                tracing::error!(error = %cause, "backend store failure");
-                return ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    50001,
-                    "Error in the backend data store",
-                );
-            }
+            E::Store(cause) => return store_failure(cause),
         };
         ApiError::new(status, code, e.to_string())
     }

@@ -819,23 +819,7 @@ async fn confluent_python_with_basic_auth(backend: Backend) {
     let admin = admin_key(&app);
     put_team(&app, &admin, "payments", json!(["payments."])).await;
     let member = create_key(&app, &admin, json!({"role": "member", "team": "payments"})).await;
-    let python = std::env::var_os("ACCORD_TEST_PYTHON")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/auth_client.py");
-    let out = tokio::process::Command::new(python)
-        .arg(script)
-        .arg(&app.base)
-        .arg(member.user_info())
-        .output()
-        .await
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("ALL OK"),
-        "confluent-kafka with basic auth failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::python_client::run_script_with(&app, "auth_client.py", &[member.user_info()]).await;
 }
 
 /// No change without its record: when the audit insert fails, the registration it belongs to

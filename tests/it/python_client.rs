@@ -36,10 +36,16 @@ async fn confluent_python_json(app: TestApp) {
 }
 
 async fn run_script(app: &TestApp, name: &str) {
+    run_script_with(app, name, &[]).await;
+}
+
+/// Runs `tests/python/<name> BASE_URL [extra…]`; it must print `ALL OK` and exit 0.
+pub async fn run_script_with(app: &TestApp, name: &str, extra: &[String]) {
     let script = format!("{}/tests/python/{name}", env!("CARGO_MANIFEST_DIR"));
     let out = tokio::process::Command::new(python())
         .arg(&script)
         .arg(&app.base)
+        .args(extra)
         .output()
         .await
         .expect("python runs");
