@@ -3,7 +3,8 @@
 //! registry records its own mutations in the audit log inside its transactions; this module
 //! owns everything else and the checks that run before a write.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::formats::ParsedSchema;
 use crate::storage::{Store, StoreError};
@@ -45,11 +46,24 @@ pub enum GovernanceError {
 
 pub type Result<T> = std::result::Result<T, GovernanceError>;
 
+/// How long the policy and the teams are served from memory before they are read again.
+/// Changes made through this process are seen at once; another process's within this time.
+/// (API keys are never cached: a revocation holds from the next request.)
+const SNAPSHOT_TTL: Duration = Duration::from_secs(1);
+
+/// The policy in force and the teams, as read at one moment.
+pub(crate) struct Snapshot {
+    at: Instant,
+    pub(crate) policy: Arc<policy::PolicyVersion>,
+    pub(crate) teams: Arc<Vec<ownership::Team>>,
+}
+
 /// The governance service, shared by the HTTP layer.
 pub struct Governance {
     pub(crate) store: Arc<dyn Store>,
     /// Whether requests must carry an API key.
     pub auth_enabled: bool,
+    snapshot: Mutex<Option<Arc<Snapshot>>>,
 }
 
 impl Governance {
@@ -57,6 +71,34 @@ impl Governance {
         Self {
             store,
             auth_enabled,
+            snapshot: Mutex::new(None),
+        }
+    }
+
+    /// The policy and teams, from memory when read less than [`SNAPSHOT_TTL`] ago.
+    pub(crate) async fn snapshot(&self) -> Result<Arc<Snapshot>> {
+        let cached = self.snapshot.lock().ok().and_then(|s| s.clone());
+        if let Some(s) = cached.filter(|s| s.at.elapsed() < SNAPSHOT_TTL) {
+            return Ok(s);
+        }
+        let mut session = self.store.read().await?;
+        let policy = policy::current(session.as_mut()).await?;
+        let teams = ownership::all_teams(session.as_mut()).await?;
+        let fresh = Arc::new(Snapshot {
+            at: Instant::now(),
+            policy: Arc::new(policy),
+            teams: Arc::new(teams),
+        });
+        if let Ok(mut slot) = self.snapshot.lock() {
+            *slot = Some(fresh.clone());
+        }
+        Ok(fresh)
+    }
+
+    /// Forgets the snapshot after a change to the policy or the teams.
+    pub(crate) fn invalidate(&self) {
+        if let Ok(mut slot) = self.snapshot.lock() {
+            *slot = None;
         }
     }
 }
@@ -101,11 +143,12 @@ impl Governance {
             }),
             _ => {}
         }
-        let policy = self.policy().await?.policy;
+        let snapshot = self.snapshot().await?;
+        let policy = &snapshot.policy.policy;
         if owner.is_none() && policy.owner_required {
             return Err(GovernanceError::OwnerRequired(subject.display_name()));
         }
-        let (enforced, warned) = self.lint(&policy, subject, schema, previous);
+        let (enforced, warned) = self.lint(policy, subject, g.domain.as_deref(), schema, previous);
         if !enforced.is_empty() {
             return Err(GovernanceError::PolicyViolations(enforced));
         }
@@ -118,6 +161,7 @@ impl Governance {
         &self,
         policy: &policy::Policy,
         subject: &QualifiedSubject,
+        domain: Option<&str>,
         schema: &dyn ParsedSchema,
         previous: Option<&dyn ParsedSchema>,
     ) -> (Vec<Violation>, Vec<Violation>) {
@@ -127,21 +171,13 @@ impl Governance {
             schema,
             previous,
             rules: &rules,
+            domain,
         })
     }
 
     /// Whether the policy in force requires every written subject to have an owner.
     pub async fn owner_required(&self) -> Result<bool> {
-        let mut session = self.store.read().await?;
-        Ok(session
-            .latest_policy()
-            .await?
-            .and_then(|p| {
-                p.body
-                    .get("ownerRequired")
-                    .and_then(serde_json::Value::as_bool)
-            })
-            .unwrap_or(false))
+        Ok(self.snapshot().await?.policy.policy.owner_required)
     }
 }
 

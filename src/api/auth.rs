@@ -21,21 +21,28 @@ pub struct Caller {
     pub actor: Actor,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        Ok(parts
-            .extensions
-            .get::<Caller>()
-            .cloned()
-            .unwrap_or_else(|| {
-                let principal = Principal::Anonymous;
-                Caller {
-                    actor: principal.actor(request_id(parts.headers.get("x-request-id"))),
-                    principal,
-                }
-            }))
+    /// The caller the guard authenticated. A route the guard did not run for is anonymous
+    /// only while authentication is off; with it on, such a request is refused rather than
+    /// given anonymous (all) rights.
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        if let Some(c) = parts.extensions.get::<Caller>() {
+            return Ok(c.clone());
+        }
+        if st.governance.auth_enabled {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                40101,
+                "Authentication required",
+            ));
+        }
+        let principal = Principal::Anonymous;
+        Ok(Caller {
+            actor: principal.actor(request_id(parts.headers.get("x-request-id"))),
+            principal,
+        })
     }
 }
 

@@ -489,9 +489,14 @@ pub async fn lint(
     let input = body.into_input()?;
     let (candidate, previous) = st.registry.parse_candidate(&s, &input).await?;
     let policy = st.governance.policy().await?.policy;
-    let (violations, warnings) =
-        st.governance
-            .lint(&policy, &s, candidate.as_ref(), previous.as_deref());
+    let (governance, _) = st.governance.subject(&s).await?;
+    let (violations, warnings) = st.governance.lint(
+        &policy,
+        &s,
+        governance.domain.as_deref(),
+        candidate.as_ref(),
+        previous.as_deref(),
+    );
     Ok(SrJson(LintReport {
         passes: violations.is_empty(),
         violations,

@@ -383,6 +383,9 @@ pub struct LintInput<'a> {
     /// The subject's latest version, for rules about what changed.
     pub previous: Option<&'a dyn ParsedSchema>,
     pub rules: &'a BTreeMap<String, RuleConfig>,
+    /// The subject's domain as recorded in its governance, used when the subject name does not
+    /// yield one.
+    pub domain: Option<&'a str>,
 }
 
 struct Run<'a> {
@@ -539,7 +542,10 @@ pub fn lint(input: &LintInput) -> (Vec<Violation>, Vec<Violation>) {
         rules: input.rules,
         found: Vec::new(),
     };
-    let parts = subject_name(&mut run, input.subject, &found);
+    let mut parts = subject_name(&mut run, input.subject, &found);
+    if let Some(d) = input.domain {
+        parts.entry("domain".into()).or_insert_with(|| d.to_owned());
+    }
     let forbidden: Vec<String> = run
         .param("hygiene.forbidden-names", "names")
         .and_then(Value::as_array)

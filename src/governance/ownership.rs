@@ -120,6 +120,11 @@ fn validate_team(team: &Team) -> Result<()> {
     Ok(())
 }
 
+/// Every team, as stored.
+pub(crate) async fn all_teams(session: &mut dyn Session) -> Result<Vec<Team>> {
+    Ok(session.teams().await?.iter().map(team_of).collect())
+}
+
 fn team_of(r: &TeamRecord) -> Team {
     let mut t: Team = serde_json::from_value(r.body.clone()).unwrap_or_default();
     t.name = r.name.clone();
@@ -178,6 +183,7 @@ impl Governance {
         )
         .await?;
         session.commit().await?;
+        self.invalidate();
         Ok(team)
     }
 
@@ -194,6 +200,7 @@ impl Governance {
         )
         .await?;
         session.commit().await?;
+        self.invalidate();
         Ok(team)
     }
 
@@ -210,8 +217,8 @@ impl Governance {
             }));
         }
         let mut best: Option<(usize, String, String)> = None;
-        for t in session.teams().await? {
-            let team = team_of(&t);
+        let snapshot = self.snapshot().await?;
+        for team in snapshot.teams.iter() {
             for c in &team.claims {
                 if let Some(len) = claim_matches(c, &subject.name) {
                     if best.as_ref().is_none_or(|b| len > b.0) {

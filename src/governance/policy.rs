@@ -368,20 +368,24 @@ fn version_of(r: PolicyRecord) -> Result<PolicyVersion> {
     })
 }
 
+/// The policy in force as stored (version 0: the built-in default).
+pub(crate) async fn current(session: &mut dyn crate::storage::Session) -> Result<PolicyVersion> {
+    match session.latest_policy().await? {
+        Some(r) => version_of(r),
+        None => Ok(PolicyVersion {
+            version: 0,
+            policy: Policy::default(),
+            source: String::new(),
+            created_at: 0,
+            created_by: "default".into(),
+        }),
+    }
+}
+
 impl Governance {
     /// The policy in force.
     pub async fn policy(&self) -> Result<PolicyVersion> {
-        let mut session = self.store.read().await?;
-        match session.latest_policy().await? {
-            Some(r) => version_of(r),
-            None => Ok(PolicyVersion {
-                version: 0,
-                policy: Policy::default(),
-                source: String::new(),
-                created_at: 0,
-                created_by: "default".into(),
-            }),
-        }
+        Ok(self.snapshot().await?.policy.as_ref().clone())
     }
 
     pub async fn policy_version(&self, version: i64) -> Result<Option<PolicyVersion>> {
@@ -415,6 +419,7 @@ impl Governance {
         )
         .await?;
         session.commit().await?;
+        self.invalidate();
         version_of(record)
     }
 }

@@ -80,6 +80,7 @@ fn lint_rule_cases() {
                 schema: schema.as_ref(),
                 previous: previous.as_deref(),
                 rules: &rules,
+                domain: case["domain"].as_str(),
             });
             let (hit, other) = match mode {
                 RuleMode::Enforce => (&enforced, &warned),

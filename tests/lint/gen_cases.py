@@ -10,11 +10,13 @@ cases = []
 DOMAIN = r"^(?P<domain>[a-z]+)\.(?P<entity>[a-z][a-z-]*)$"
 
 
-def case(name, fmt, schema, rules, expect, subject="payments.card-value", previous=None):
+def case(name, fmt, schema, rules, expect, subject="payments.card-value", previous=None, domain=None):
     c = {"name": name, "format": fmt, "subject": subject, "schema": schema, "rules": rules,
          "expect": [{"ruleId": r, "path": p} for r, p in expect]}
     if previous is not None:
         c["previous"] = previous
+    if domain is not None:
+        c["domain"] = domain  # the subject's governance domain
     cases.append(c)
 
 
@@ -58,6 +60,8 @@ case("avro.namespace-domain: namespace lacks the domain", "AVRO", rec("Card", [f
      [("avro.namespace-domain", "/namespace")])
 case("avro.namespace-domain: namespace has the domain", "AVRO", rec("Card", [f("id")], namespace="acme.payments"),
      {"subject.name": {"strategy": "topic", "pattern": DOMAIN}, "avro.namespace-domain": {}}, [])
+case("avro.namespace-domain: domain from the subject's governance", "AVRO", rec("Card", [f("id")], namespace="billing"),
+     {"avro.namespace-domain": {}}, [("avro.namespace-domain", "/namespace")], subject="cards-value", domain="payments")
 case("avro.type-name: record and nested record", "AVRO",
      rec("card_payment", [f("holder", rec("cardHolder", [f("name")]))]),
      {"avro.type-name": {"case": "PascalCase"}}, [("avro.type-name", "/name"), ("avro.type-name", "/fields/0/type/name")])
