@@ -510,6 +510,83 @@ async fn audit_records_every_mutation_once(backend: Backend) {
         );
         count = n;
     }
+    // The admin-only mutations, each leaving exactly one record too.
+    let spare = create_key(&app, &admin, json!({"role": "reader"})).await;
+    count = audit_tail(&app, &admin).await.0;
+    let admin_steps: Vec<(Method, String, Option<Value>, &str)> = vec![
+        (
+            Method::PUT,
+            "/accord/v1/teams/orders".into(),
+            Some(json!({"claims": ["orders."]})),
+            "team.put",
+        ),
+        (
+            Method::DELETE,
+            "/accord/v1/teams/orders".into(),
+            None,
+            "team.delete",
+        ),
+        (
+            Method::PUT,
+            "/accord/v1/policy".into(),
+            Some(json!({"ownerRequired": false})),
+            "policy.put",
+        ),
+        (
+            Method::POST,
+            "/accord/v1/keys".into(),
+            Some(json!({"role": "reader"})),
+            "key.create",
+        ),
+        (
+            Method::DELETE,
+            format!("/accord/v1/keys/{}", spare.id),
+            None,
+            "key.revoke",
+        ),
+        (
+            Method::PUT,
+            "/config".into(),
+            Some(json!({"compatibility": "BACKWARD"})),
+            "config.put",
+        ),
+        (
+            Method::PUT,
+            "/mode".into(),
+            Some(json!({"mode": "READWRITE"})),
+            "mode.put",
+        ),
+        (
+            Method::DELETE,
+            format!("/accord/v1/subjects/{subject}/consumers/payments"),
+            None,
+            "subject.consumer.remove",
+        ),
+    ];
+    for (method, path, body, action) in admin_steps {
+        let (s, r) = call(&app, method.clone(), &path, body, Some(&admin)).await;
+        assert_eq!(s, StatusCode::OK, "{method} {path}: {r}");
+        let (n, newest) = audit_tail(&app, &admin).await;
+        assert_eq!(
+            n,
+            count + 1,
+            "{method} {path} must leave exactly one record"
+        );
+        assert_eq!(newest["action"], action, "{newest}");
+        assert_eq!(newest["principal"], admin.id.as_str(), "{newest}");
+        count = n;
+    }
+    let (_, revoked) = call(
+        &app,
+        Method::GET,
+        "/accord/v1/audit?action=key.revoke",
+        None,
+        Some(&admin),
+    )
+    .await;
+    assert!(revoked[0]["after"]["revokedAt"].is_i64(), "{revoked}");
+    assert!(!revoked.to_string().contains("secret"), "{revoked}");
+
     // Re-registering what exists changes nothing and records nothing.
     call(
         &app,
@@ -595,7 +672,10 @@ async fn audit_records_every_mutation_once(backend: Backend) {
         .iter()
         .all(|e| e["subject"] == subject));
     assert!(by_subject.as_array().unwrap().len() >= 13);
-    let by_action = q("/accord/v1/audit?action=config.put".into()).await;
+    let by_action = q(format!(
+        "/accord/v1/audit?action=config.put&subject={subject}"
+    ))
+    .await;
     assert_eq!(by_action.as_array().unwrap().len(), 1);
     assert_eq!(
         by_action[0]["after"]["compatibilityLevel"], "FULL",
