@@ -1,10 +1,46 @@
 //! The OpenAPI document: generated from the handlers' annotations, checked in at
 //! `openapi/openapi.json`, served at `/openapi.json` and browsable at `/docs`.
 
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// API keys, sent as HTTP Basic or Bearer (required when the server runs with authentication).
+struct ApiKeys;
+
+impl Modify for ApiKeys {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "An API key: its id as the user, its secret as the password",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("<id>:<secret>")
+                    .description(Some("An API key as `<id>:<secret>`"))
+                    .build(),
+            ),
+        );
+        openapi.security = Some(vec![
+            SecurityRequirement::new("basic", Vec::<String>::new()),
+            SecurityRequirement::new("bearer", Vec::<String>::new()),
+        ]);
+    }
+}
 
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&ApiKeys),
     info(
         title = "Accord",
         description = "Schema registry with contract governance. The Confluent Schema Registry REST API \
