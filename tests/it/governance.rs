@@ -73,6 +73,25 @@ async fn call(
     crate::helpers::read(req.send().await.expect("request")).await
 }
 
+/// Calls and expects an error answer with this status and `error_code`.
+async fn expect_error(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    key: Option<&Key>,
+    status: StatusCode,
+    code: u64,
+) -> Value {
+    let (s, r) = call(app, method.clone(), path, body, key).await;
+    assert_eq!(
+        (s, r["error_code"].as_u64()),
+        (status, Some(code)),
+        "{method} {path}: {r}"
+    );
+    r
+}
+
 async fn create_key(app: &TestApp, admin: &Key, body: Value) -> Key {
     let (s, r) = call(
         app,
@@ -745,45 +764,36 @@ async fn ownership_lifecycle_and_consumers(backend: Backend) {
 
     // Only an admin assigns an owner; unknown teams and bad claims are refused.
     let cards = create_key(&app, &admin, json!({"role": "member", "team": "cards"})).await;
-    let (s, r) = call(
+    expect_error(
         &app,
         Method::PUT,
         "/accord/v1/subjects/payments.card-value",
         Some(json!({"owner": "cards"})),
         Some(&cards),
+        StatusCode::FORBIDDEN,
+        40301,
     )
     .await;
-    assert_eq!(
-        (s, r["error_code"].as_u64()),
-        (StatusCode::FORBIDDEN, Some(40301)),
-        "{r}"
-    );
-    let (s, r) = call(
+    expect_error(
         &app,
         Method::PUT,
         "/accord/v1/subjects/x-value",
         Some(json!({"owner": "nobody"})),
         Some(&admin),
+        StatusCode::NOT_FOUND,
+        40410,
     )
     .await;
-    assert_eq!(
-        (s, r["error_code"].as_u64()),
-        (StatusCode::NOT_FOUND, Some(40410)),
-        "{r}"
-    );
-    let (s, r) = call(
+    expect_error(
         &app,
         Method::PUT,
         "/accord/v1/teams/bad",
         Some(json!({"claims": ["^("]})),
         Some(&admin),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        42250,
     )
     .await;
-    assert_eq!(
-        (s, r["error_code"].as_u64()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some(42250)),
-        "{r}"
-    );
     let (s, _) = call(
         &app,
         Method::POST,
@@ -832,19 +842,16 @@ async fn ownership_lifecycle_and_consumers(backend: Backend) {
         Some(&cards),
     )
     .await;
-    let (s, r) = call(
+    expect_error(
         &app,
         Method::POST,
         &format!("/subjects/{subject}/versions"),
         Some(avro(&[("id", "string"), ("b", "string")])),
         Some(&cards),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        42251,
     )
     .await;
-    assert_eq!(
-        (s, r["error_code"].as_u64()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some(42251)),
-        "{r}"
-    );
     assert_eq!(
         call(
             &app,
