@@ -606,6 +606,35 @@ async fn audit_records_every_mutation_once(backend: Backend) {
     assert!(revoked[0]["after"]["revokedAt"].is_i64(), "{revoked}");
     assert!(!revoked.to_string().contains("secret"), "{revoked}");
 
+    // A client's request id is kept, recorded and echoed; without one the server makes one.
+    let r = app
+        .client
+        .put(app.url("/config/payments.card-value"))
+        .basic_auth(&member.id, Some(&member.secret))
+        .header("content-type", "application/json")
+        .header("x-request-id", "trace-42")
+        .body(json!({"compatibility": "BACKWARD"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "trace-42");
+    let (_, newest) = audit_tail(&app, &admin).await;
+    assert_eq!(newest["requestId"], "trace-42", "{newest}");
+    count += 1;
+    let r = app
+        .client
+        .delete(app.url("/config/payments.card-value"))
+        .basic_auth(&member.id, Some(&member.secret))
+        .send()
+        .await
+        .unwrap();
+    let made = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let (n, newest) = audit_tail(&app, &admin).await;
+    assert_eq!(
+        (n, newest["requestId"].as_str()),
+        (count + 1, Some(made.as_str()))
+    );
+
     // Re-registering what exists changes nothing and records nothing.
     call(
         &app,
@@ -695,9 +724,9 @@ async fn audit_records_every_mutation_once(backend: Backend) {
         "/accord/v1/audit?action=config.put&subject={subject}"
     ))
     .await;
-    assert_eq!(by_action.as_array().unwrap().len(), 1);
+    assert_eq!(by_action.as_array().unwrap().len(), 2);
     assert_eq!(
-        by_action[0]["after"]["compatibilityLevel"], "FULL",
+        by_action[1]["after"]["compatibilityLevel"], "FULL",
         "{by_action}"
     );
     let by_principal = q(format!(
