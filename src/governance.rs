@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::formats::ParsedSchema;
-use crate::storage::{Store, StoreError};
+use crate::storage::{Session, Store, StoreError};
 use crate::types::QualifiedSubject;
 
 pub mod audit;
@@ -77,13 +77,31 @@ impl Governance {
 
     /// The policy and teams, from memory when read less than [`SNAPSHOT_TTL`] ago.
     pub(crate) async fn snapshot(&self) -> Result<Arc<Snapshot>> {
-        let cached = self.snapshot.lock().ok().and_then(|s| s.clone());
-        if let Some(s) = cached.filter(|s| s.at.elapsed() < SNAPSHOT_TTL) {
+        if let Some(s) = self.cached_snapshot() {
             return Ok(s);
         }
         let mut session = self.store.read().await?;
-        let policy = policy::current(session.as_mut()).await?;
-        let teams = ownership::all_teams(session.as_mut()).await?;
+        self.load_snapshot(session.as_mut()).await
+    }
+
+    /// [`Self::snapshot`] for a caller that already holds a session: a cold cache is filled
+    /// through that session, never through a second connection (a request holding one
+    /// pooled connection while waiting for another starves the pool under load).
+    pub(crate) async fn snapshot_in(&self, session: &mut dyn Session) -> Result<Arc<Snapshot>> {
+        if let Some(s) = self.cached_snapshot() {
+            return Ok(s);
+        }
+        self.load_snapshot(session).await
+    }
+
+    fn cached_snapshot(&self) -> Option<Arc<Snapshot>> {
+        let cached = self.snapshot.lock().ok().and_then(|s| s.clone());
+        cached.filter(|s| s.at.elapsed() < SNAPSHOT_TTL)
+    }
+
+    async fn load_snapshot(&self, session: &mut dyn Session) -> Result<Arc<Snapshot>> {
+        let policy = policy::current(session).await?;
+        let teams = ownership::all_teams(session).await?;
         let fresh = Arc::new(Snapshot {
             at: Instant::now(),
             policy: Arc::new(policy),

@@ -217,7 +217,7 @@ impl Governance {
             }));
         }
         let mut best: Option<(usize, String, String)> = None;
-        let snapshot = self.snapshot().await?;
+        let snapshot = self.snapshot_in(session).await?;
         for team in snapshot.teams.iter() {
             for c in &team.claims {
                 if let Some(len) = claim_matches(c, &subject.name) {

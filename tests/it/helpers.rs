@@ -57,6 +57,20 @@ pub fn exec_on(url: String, sql: String) {
     std::thread::spawn(run).join().expect("admin thread");
 }
 
+/// Server logs go to the test's captured output (shown when a test fails); `RUST_LOG` widens
+/// them, warnings and errors are kept by default.
+fn init_test_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: Client,
@@ -74,6 +88,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut ServerConfig)) -> Self {
+        init_test_logging();
         let dir = tempfile::tempdir().expect("tempdir");
         let (db_name, database_url) = match backend {
             Backend::Postgres => {
