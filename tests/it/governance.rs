@@ -466,6 +466,29 @@ async fn registrations_with_cold_governance_snapshot(backend: Backend) {
     }
 }
 
+/// Runs one mutating call as `key`, which must succeed and leave exactly one audit record
+/// (after `count`) with the step's action and the key as principal. Returns the new count and
+/// that record.
+async fn audited_step(
+    app: &TestApp,
+    admin: &Key,
+    key: &Key,
+    count: usize,
+    (method, path, body, action): (Method, String, Option<Value>, &str),
+) -> (usize, Value) {
+    let (s, r) = call(app, method.clone(), &path, body, Some(key)).await;
+    assert_eq!(s, StatusCode::OK, "{method} {path}: {r}");
+    let (n, newest) = audit_tail(app, admin).await;
+    assert_eq!(
+        n,
+        count + 1,
+        "{method} {path} must leave exactly one record"
+    );
+    assert_eq!(newest["action"], action, "{newest}");
+    assert_eq!(newest["principal"], key.id.as_str(), "{newest}");
+    (n, newest)
+}
+
 async fn audit_tail(app: &TestApp, admin: &Key) -> (usize, Value) {
     let (s, r) = call(
         app,
@@ -568,24 +591,15 @@ async fn audit_records_every_mutation_once(backend: Backend) {
         ),
     ];
     let mut count = audit_tail(&app, &admin).await.0;
-    for (method, path, body, action) in steps {
-        let (s, r) = call(&app, method.clone(), &path, body, Some(&member)).await;
-        assert_eq!(s, StatusCode::OK, "{method} {path}: {r}");
-        let (n, newest) = audit_tail(&app, &admin).await;
-        assert_eq!(
-            n,
-            count + 1,
-            "{method} {path} must leave exactly one record"
-        );
-        assert_eq!(newest["action"], action, "{newest}");
-        assert_eq!(newest["principal"], member.id.as_str(), "{newest}");
+    for step in steps {
+        let newest;
+        (count, newest) = audited_step(&app, &admin, &member, count, step).await;
         assert_eq!(newest["team"], "payments", "{newest}");
         assert_eq!(newest["outcome"], "ok");
         assert!(
             newest["requestId"].as_str().is_some_and(|r| !r.is_empty()),
             "{newest}"
         );
-        count = n;
     }
     // The admin-only mutations, each leaving exactly one record too.
     let spare = create_key(&app, &admin, json!({"role": "reader"})).await;
@@ -640,18 +654,8 @@ async fn audit_records_every_mutation_once(backend: Backend) {
             "subject.consumer.remove",
         ),
     ];
-    for (method, path, body, action) in admin_steps {
-        let (s, r) = call(&app, method.clone(), &path, body, Some(&admin)).await;
-        assert_eq!(s, StatusCode::OK, "{method} {path}: {r}");
-        let (n, newest) = audit_tail(&app, &admin).await;
-        assert_eq!(
-            n,
-            count + 1,
-            "{method} {path} must leave exactly one record"
-        );
-        assert_eq!(newest["action"], action, "{newest}");
-        assert_eq!(newest["principal"], admin.id.as_str(), "{newest}");
-        count = n;
+    for step in admin_steps {
+        count = audited_step(&app, &admin, &admin, count, step).await.0;
     }
     let (_, revoked) = call(
         &app,
