@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::helpers::{on_both_backends, TestApp};
+use crate::helpers::{on_both_backends, per_backend, Backend, TestApp};
 
 on_both_backends!(
     same_schema_fifty_times,
     fifty_compatible_schemas,
     same_schema_many_subjects
 );
+per_backend!(registrations_with_cold_governance_snapshot);
 
 async fn same_schema_fifty_times(app: TestApp) {
     let app = Arc::new(app);
@@ -84,6 +85,43 @@ async fn same_schema_many_subjects(app: TestApp) {
         ids.insert(body["id"].as_i64().unwrap());
     }
     assert_eq!(ids.len(), 1, "one schema, one id across subjects: {ids:?}");
+}
+
+/// Forty concurrent registrations through a four-connection pool, starting with the
+/// policy/teams snapshot cold (a team was just changed): finding each subject's owner by claim
+/// fills the snapshot through the connection the request already holds, so no request waits
+/// for a second one and the pool never starves. (Authentication is off, so no guard warms the
+/// snapshot first.)
+async fn registrations_with_cold_governance_snapshot(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.db_max_connections = 4).await;
+    let team = json!({"contacts": {"email": "pay@acme.test"}, "claims": ["payments."]});
+    let (status, body) = app.put("/accord/v1/teams/payments", team).await;
+    assert!(status.is_success(), "{body}");
+    let app = Arc::new(app);
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let schema = json!({"type": "record", "name": "Card", "fields": [
+                    {"name": "id", "type": "long"},
+                    {"name": format!("f{}", i / 4), "type": "int", "default": 0}
+                ]});
+                app.register(&format!("payments.card-{}", i % 4), &schema)
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert!(status.is_success(), "{body}");
+    }
+    for n in 0..4 {
+        let subject = format!("payments.card-{n}");
+        let (_, versions) = app.get(&format!("/subjects/{subject}/versions")).await;
+        assert_eq!(versions, json!((1..=10).collect::<Vec<_>>()), "{subject}");
+        let (_, g) = app.get(&format!("/accord/v1/subjects/{subject}")).await;
+        assert_eq!(g["ownership"]["team"], "payments", "{g}");
+    }
 }
 
 /// Two server processes on one PostgreSQL database: the per-subject lock is the database's, so

@@ -14,7 +14,6 @@ per_backend!(
     audit_records_every_mutation_once,
     ownership_lifecycle_and_consumers,
     confluent_python_with_basic_auth,
-    registrations_with_cold_governance_snapshot,
 );
 
 /// An API key as the tests hold it.
@@ -408,64 +407,6 @@ async fn authorisation_matrix(backend: Backend) {
     assert!(keys.as_array().unwrap().len() >= 6);
 }
 
-/// The number of audit entries, and the newest.
-/// Forty concurrent registrations through a small connection pool, starting with the
-/// policy/teams snapshot cold (a team was just changed): finding each subject's owner by claim
-/// fills the snapshot through the connection the request already holds, so no request waits
-/// for a second one and the pool never starves. Authentication is off so that no guard warms
-/// the snapshot first.
-async fn registrations_with_cold_governance_snapshot(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |c| c.db_max_connections = 4).await;
-    let team = json!({"description": "payments", "contacts": {"email": "pay@acme.test"},
-                      "claims": ["payments."]});
-    let (s, r) = call(
-        &app,
-        Method::PUT,
-        "/accord/v1/teams/payments",
-        Some(team),
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{r}");
-    let app = std::sync::Arc::new(app);
-    let tasks: Vec<_> = (0..40)
-        .map(|i| {
-            let app = app.clone();
-            tokio::spawn(async move {
-                let field = format!("f{}", i / 4);
-                let body = avro(&[("id", "long"), (field.as_str(), "int")]);
-                let path = format!("/subjects/payments.card-{}/versions", i % 4);
-                call(&app, Method::POST, &path, Some(body), None).await
-            })
-        })
-        .collect();
-    for t in tasks {
-        let (status, body) = t.await.expect("task");
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
-    for n in 0..4 {
-        let subject = format!("payments.card-{n}");
-        let (_, versions) = call(
-            &app,
-            Method::GET,
-            &format!("/subjects/{subject}/versions"),
-            None,
-            None,
-        )
-        .await;
-        assert_eq!(versions, json!((1..=10).collect::<Vec<_>>()), "{subject}");
-        let (_, g) = call(
-            &app,
-            Method::GET,
-            &format!("/accord/v1/subjects/{subject}"),
-            None,
-            None,
-        )
-        .await;
-        assert_eq!(g["ownership"]["team"], "payments", "{g}");
-    }
-}
-
 /// Runs one mutating call as `key`, which must succeed and leave exactly one audit record
 /// (after `count`) with the step's action and the key as principal. Returns the new count and
 /// that record.
@@ -489,6 +430,7 @@ async fn audited_step(
     (n, newest)
 }
 
+/// The number of audit entries, and the newest.
 async fn audit_tail(app: &TestApp, admin: &Key) -> (usize, Value) {
     let (s, r) = call(
         app,
