@@ -103,7 +103,18 @@ impl<T: DeserializeOwned> FromRequest<AppState> for SrJson<T> {
     }
 }
 
+/// How much of an oversized body is still read (and dropped) before the 413 is sent, and for how
+/// long. Closing a connection with request bytes unread makes the kernel reset it, and a client
+/// still writing then sees a broken pipe instead of the answer; reading a moderately oversized
+/// body to its end lets every client read the 413. Larger or slower bodies are cut off.
+const DRAIN_BYTES: usize = 4 * 1024 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The request body, at most `limit` bytes (413/41301 beyond it, 400 when the body cannot be
+/// read).
 async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt;
+
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -116,20 +127,49 @@ async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
+    let expects_continue = req
+        .headers()
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let mut body = req.into_body();
+    if let Some(n) = declared.filter(|n| *n > limit) {
+        // A client waiting for "100 Continue" has not sent the body and never will.
+        if !expects_continue && n <= limit.saturating_add(DRAIN_BYTES) {
+            drain(body, n).await;
+        }
         return Err(too_large());
     }
-    axum::body::to_bytes(req.into_body(), limit)
-        .await
-        .map_err(|e| {
-            let is_limit = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if is_limit {
-                too_large()
-            } else {
-                ApiError::bad_request(format!("Could not read the request body: {e}"))
+    let mut buf = Vec::with_capacity(declared.unwrap_or(0));
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if buf.len() + data.len() > limit {
+            drain(body, DRAIN_BYTES).await;
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&data);
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// Reads and drops up to `budget` more bytes of `body`, for at most [`DRAIN_TIME`].
+async fn drain(mut body: axum::body::Body, budget: usize) {
+    use http_body_util::BodyExt;
+
+    let mut left = budget;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Some(Ok(frame)) = body.frame().await {
+            let n = frame.data_ref().map_or(0, |d| d.len());
+            if n >= left {
+                break;
             }
-        })
+            left -= n;
+        }
+    })
+    .await;
 }
 
 /// Query parameters, with a JSON 400 when they do not parse.
