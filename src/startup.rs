@@ -20,7 +20,7 @@ pub async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>>
         None => {
             let path = config.sqlite_path();
             tracing::info!(path = %path.display(), "using embedded SQLite");
-            Arc::new(SqliteStore::open(&path).await?)
+            Arc::new(SqliteStore::open(&path, config.db_max_connections).await?)
         }
     };
     store.migrate().await?;

@@ -25,8 +25,9 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating it and its directory if needed) the database file at `path`.
-    pub async fn open(path: &Path) -> StoreResult<Self> {
+    /// Opens (creating it and its directory if needed) the database file at `path`, with a pool
+    /// of at most `max_connections` connections.
+    pub async fn open(path: &Path, max_connections: u32) -> StoreResult<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
@@ -38,7 +39,7 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(max_connections)
             .connect_with(options)
             .await?;
         Ok(Self {

@@ -317,7 +317,7 @@ impl StoreFixture {
                 (std::sync::Arc::new(store), Some(name))
             }
             Backend::Sqlite => {
-                let store = accord::storage::SqliteStore::open(&dir.path().join("t.db"))
+                let store = accord::storage::SqliteStore::open(&dir.path().join("t.db"), 8)
                     .await
                     .expect("open");
                 (std::sync::Arc::new(store), None)
