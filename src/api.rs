@@ -8,6 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -113,8 +114,6 @@ const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 /// The request body, at most `limit` bytes (413/41301 beyond it, 400 when the body cannot be
 /// read).
 async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
-    use http_body_util::BodyExt;
-
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -157,8 +156,6 @@ async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
 
 /// Reads and drops up to `budget` more bytes of `body`, for at most [`DRAIN_TIME`].
 async fn drain(mut body: axum::body::Body, budget: usize) {
-    use http_body_util::BodyExt;
-
     let mut left = budget;
     let _ = tokio::time::timeout(DRAIN_TIME, async {
         while let Some(Ok(frame)) = body.frame().await {
