@@ -17,6 +17,7 @@ use super::{
 use crate::types::SchemaType;
 
 mod compat;
+mod shape;
 
 /// Where relative `$ref`s resolve when a schema has no `$id` (the jsonschema crate's default).
 const DEFAULT_BASE: &str = "json-schema:///";

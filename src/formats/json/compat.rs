@@ -1,15 +1,21 @@
 //! What breaks when a reader validates with one JSON schema the documents written against
-//! another: the Confluent JSON-Schema rules (STRICT policy), walked over both schemas at once.
-//! `original` is the writer's schema, `update` the reader's; every verdict names the JSON
-//! path (`#/properties/x/type`) where it was found. `$ref`s are followed on both sides (local
-//! pointers and anchors, and other subjects' documents by reference name); a pair of targets
-//! already being compared counts as compatible, which makes recursion terminate.
+//! another, by the Confluent registry's rules: both schemas are walked at once, every
+//! difference found is recorded with its kind and JSON path (`#/properties/x`), and the pair is
+//! compatible when every difference is of a kind in [`COMPATIBLE`]. `original` is the writer's
+//! schema, `update` the reader's.
+//!
+//! The rules follow the reference registry's published diff tables (see
+//! `tests/compat/gen/json_schema.py`), including where they are looser or stricter than what
+//! the two schemas admit: schemas are compared by kind ([`Shape`]) and keyword, not by the set
+//! of documents they accept. `$ref`s are followed on both sides (local pointers and anchors,
+//! and other subjects' documents by reference name); a pair of targets already being compared
+//! counts as compatible, which makes recursion terminate.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
 
+use super::shape::{Criterion, Shape};
 use crate::formats::Incompatibility;
 
 /// A schema document and the documents its references name.
@@ -23,32 +29,218 @@ pub struct Document<'a> {
 pub fn diff(original: Document, update: Document) -> Vec<Incompatibility> {
     let mut d = Diff {
         found: Vec::new(),
-        seen: HashSet::new(),
+        in_progress: HashSet::new(),
         budget: 100_000,
     };
     d.compare(
-        Side {
-            doc: original,
-            root: original.root,
-        },
+        Side::new(original),
         original.root,
-        Side {
-            doc: update,
-            root: update.root,
-        },
+        Side::new(update),
         update.root,
         "#",
     );
     d.found
+        .into_iter()
+        .filter(|f| !COMPATIBLE.contains(&f.kind))
+        .map(|f| {
+            let path = if f.path == "#" {
+                "#/".to_owned()
+            } else {
+                f.path
+            };
+            Incompatibility {
+                kind: f.kind,
+                description: describe(f.kind, &path),
+                info: path.clone(),
+                path,
+            }
+        })
+        .collect()
 }
 
-/// The two object schemas being compared, each with its side.
-#[derive(Clone, Copy)]
-struct Pair<'a> {
-    os: Side<'a>,
-    om: &'a Map<String, Value>,
-    us: Side<'a>,
-    um: &'a Map<String, Value>,
+/// The kinds of difference that do not break a reader.
+const COMPATIBLE: &[&str] = &[
+    "ID_CHANGED",
+    "DESCRIPTION_CHANGED",
+    "TITLE_CHANGED",
+    "DEFAULT_CHANGED",
+    "SCHEMA_REMOVED",
+    "TYPE_EXTENDED",
+    "MAX_LENGTH_INCREASED",
+    "MAX_LENGTH_REMOVED",
+    "MIN_LENGTH_DECREASED",
+    "MIN_LENGTH_REMOVED",
+    "PATTERN_REMOVED",
+    "MAXIMUM_INCREASED",
+    "MAXIMUM_REMOVED",
+    "MINIMUM_DECREASED",
+    "MINIMUM_REMOVED",
+    "EXCLUSIVE_MAXIMUM_INCREASED",
+    "EXCLUSIVE_MAXIMUM_REMOVED",
+    "EXCLUSIVE_MINIMUM_DECREASED",
+    "EXCLUSIVE_MINIMUM_REMOVED",
+    "MULTIPLE_OF_REDUCED",
+    "MULTIPLE_OF_REMOVED",
+    "REQUIRED_ATTRIBUTE_WITH_DEFAULT_ADDED",
+    "REQUIRED_ATTRIBUTE_REMOVED",
+    "DEPENDENCY_ARRAY_NARROWED",
+    "DEPENDENCY_ARRAY_REMOVED",
+    "DEPENDENCY_SCHEMA_REMOVED",
+    "MAX_PROPERTIES_INCREASED",
+    "MAX_PROPERTIES_REMOVED",
+    "MIN_PROPERTIES_DECREASED",
+    "MIN_PROPERTIES_REMOVED",
+    "ADDITIONAL_PROPERTIES_ADDED",
+    "ADDITIONAL_PROPERTIES_EXTENDED",
+    "UNEVALUATED_PROPERTIES_ADDED",
+    "UNEVALUATED_PROPERTIES_EXTENDED",
+    "PROPERTY_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL",
+    "REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_UNOPEN_CONTENT_MODEL",
+    "OPTIONAL_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL",
+    "PROPERTY_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL",
+    "PROPERTY_REMOVED_FROM_OPEN_CONTENT_MODEL",
+    "PROPERTY_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
+    "PROPERTY_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
+    "MAX_ITEMS_INCREASED",
+    "MAX_ITEMS_REMOVED",
+    "MIN_ITEMS_DECREASED",
+    "MIN_ITEMS_REMOVED",
+    "MAX_CONTAINS_INCREASED",
+    "MAX_CONTAINS_REMOVED",
+    "MIN_CONTAINS_DECREASED",
+    "MIN_CONTAINS_REMOVED",
+    "UNIQUE_ITEMS_REMOVED",
+    "ADDITIONAL_ITEMS_ADDED",
+    "ADDITIONAL_ITEMS_EXTENDED",
+    "UNEVALUATED_ITEMS_ADDED",
+    "UNEVALUATED_ITEMS_EXTENDED",
+    "ITEM_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL",
+    "ITEM_ADDED_TO_CLOSED_CONTENT_MODEL",
+    "ITEM_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL",
+    "ITEM_REMOVED_FROM_OPEN_CONTENT_MODEL",
+    "ITEM_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
+    "ITEM_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
+    "ENUM_ARRAY_EXTENDED",
+    "COMBINED_TYPE_EXTENDED",
+    "PRODUCT_TYPE_NARROWED",
+    "SUM_TYPE_EXTENDED",
+    "NOT_TYPE_NARROWED",
+];
+
+/// The reference registry's sentence for a kind of difference; `{reader}` is the schema
+/// checked, `{writer}` the one it is checked against.
+fn describe(kind: &str, path: &str) -> String {
+    let group = |kinds: &[&str]| kinds.contains(&kind);
+    if group(&[
+        "MAXIMUM_ADDED",
+        "MINIMUM_ADDED",
+        "EXCLUSIVE_MAXIMUM_ADDED",
+        "EXCLUSIVE_MINIMUM_ADDED",
+        "MULTIPLE_OF_ADDED",
+        "MAX_LENGTH_ADDED",
+        "MIN_LENGTH_ADDED",
+        "PATTERN_ADDED",
+        "REQUIRED_ATTRIBUTE_ADDED",
+        "MAX_PROPERTIES_ADDED",
+        "MIN_PROPERTIES_ADDED",
+        "DEPENDENCY_ARRAY_ADDED",
+        "DEPENDENCY_SCHEMA_ADDED",
+        "MAX_ITEMS_ADDED",
+        "MIN_ITEMS_ADDED",
+        "MAX_CONTAINS_ADDED",
+        "MIN_CONTAINS_ADDED",
+        "UNIQUE_ITEMS_ADDED",
+        "ADDITIONAL_ITEMS_REMOVED",
+        "ADDITIONAL_PROPERTIES_REMOVED",
+        "UNEVALUATED_PROPERTIES_REMOVED",
+        "UNEVALUATED_ITEMS_REMOVED",
+    ]) {
+        format!("The keyword at path '{path}' in the {{reader}} schema is not present in the {{writer}} schema")
+    } else if group(&[
+        "MIN_LENGTH_INCREASED",
+        "MINIMUM_INCREASED",
+        "EXCLUSIVE_MINIMUM_INCREASED",
+        "MIN_PROPERTIES_INCREASED",
+        "MULTIPLE_OF_EXPANDED",
+        "MIN_ITEMS_INCREASED",
+        "MIN_CONTAINS_INCREASED",
+    ]) {
+        format!("The value at path '{path}' in the {{reader}} schema is more than its value in the {{writer}} schema")
+    } else if group(&[
+        "MAX_LENGTH_DECREASED",
+        "MAXIMUM_DECREASED",
+        "MAX_ITEMS_DECREASED",
+        "MAX_CONTAINS_DECREASED",
+        "EXCLUSIVE_MAXIMUM_DECREASED",
+        "MAX_PROPERTIES_DECREASED",
+    ]) {
+        format!("The value at path '{path}' in the {{reader}} schema is less than its value in the {{writer}} schema")
+    } else if group(&[
+        "PATTERN_CHANGED",
+        "MULTIPLE_OF_CHANGED",
+        "DEPENDENCY_ARRAY_CHANGED",
+    ]) {
+        format!(
+            "The value at path '{path}' is different between the {{reader}} and {{writer}} schema"
+        )
+    } else if group(&[
+        "ADDITIONAL_ITEMS_NARROWED",
+        "ENUM_ARRAY_NARROWED",
+        "SUM_TYPE_NARROWED",
+        "ADDITIONAL_PROPERTIES_NARROWED",
+        "UNEVALUATED_PROPERTIES_NARROWED",
+        "UNEVALUATED_ITEMS_NARROWED",
+    ]) {
+        format!("An array or combined type at path '{path}' has fewer elements in the {{reader}} schema than the {{writer}} schema")
+    } else if group(&[
+        "DEPENDENCY_ARRAY_EXTENDED",
+        "PRODUCT_TYPE_EXTENDED",
+        "SUM_TYPE_EXTENDED",
+        "NOT_TYPE_EXTENDED",
+    ]) {
+        format!("An array or combined type at path '{path}' has more elements in the {{reader}} schema than the {{writer}} schema")
+    } else if group(&[
+        "TYPE_CHANGED",
+        "TYPE_NARROWED",
+        "COMBINED_TYPE_CHANGED",
+        "COMBINED_TYPE_SUBSCHEMAS_CHANGED",
+        "ENUM_ARRAY_CHANGED",
+    ]) {
+        format!("A type at path '{path}' is different between the {{reader}} schema and the {{writer}} schema")
+    } else if group(&[
+        "PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL",
+        "REQUIRED_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL",
+        "ITEM_ADDED_TO_OPEN_CONTENT_MODEL",
+    ]) {
+        format!("The {{reader}} schema has an open content model and has a property or item at path '{path}' which is missing in the {{writer}} schema")
+    } else if kind == "REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL" {
+        format!("The {{reader}} schema has an unopen content model and has a required property at path '{path}' which is missing in the {{writer}} schema")
+    } else if group(&[
+        "PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL",
+        "ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL",
+    ]) {
+        format!("The {{reader}} schema has a closed content model and is missing a property or item present at path '{path}' in the {{writer}} schema")
+    } else if group(&[
+        "PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
+        "ITEM_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
+    ]) {
+        format!("A property or item is missing in the {{reader}} schema but present at path '{path}' in the {{writer}} schema and is not covered by its partially open content model")
+    } else if group(&[
+        "PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
+        "ITEM_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
+    ]) {
+        format!("The {{reader}} schema has a property or item at path '{path}' which is missing in the {{writer}} schema and is not covered by its partially open content model")
+    } else if kind == "SCHEMA_ADDED" {
+        format!("The {{reader}} schema constrains the value at path '{path}', which the {{writer}} schema left free")
+    } else {
+        format!("The schemas differ at path '{path}' ({kind})")
+    }
+}
+
+/// One difference found on the walk (compatible or not).
+struct Found {
+    kind: &'static str,
+    path: String,
 }
 
 /// One side of the walk: its document set and the document the current schema sits in.
@@ -59,8 +251,18 @@ struct Side<'a> {
 }
 
 impl<'a> Side<'a> {
+    fn new(doc: Document<'a>) -> Self {
+        Side {
+            doc,
+            root: doc.root,
+        }
+    }
+
     /// Follows `$ref` (and the recursive forms) until a schema without one.
-    fn resolve(mut self, mut v: &'a Value) -> (Side<'a>, &'a Value) {
+    fn resolve<'v>(mut self, mut v: &'v Value) -> (Side<'a>, &'v Value)
+    where
+        'a: 'v,
+    {
         for _ in 0..32 {
             let Some(r) = v
                 .get("$ref")
@@ -136,936 +338,900 @@ fn find_anchor<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
     }
 }
 
-/// The schema as an object: `true` is `{}`, `false` is `{"not": {}}`.
-fn as_object(v: &Value) -> Option<&Map<String, Value>> {
-    v.as_object()
+static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+
+fn object(v: &Value) -> &Map<String, Value> {
+    v.as_object().unwrap_or(&EMPTY)
 }
 
-fn is_false(v: &Value) -> bool {
-    v == &Value::Bool(false)
-}
-
-/// Accepts everything: `true`, or an object with only annotation keywords.
-fn is_empty_schema(v: &Value) -> bool {
-    match v {
-        Value::Bool(b) => *b,
-        Value::Object(m) => m.keys().all(|k| ANNOTATIONS.contains(&k.as_str())),
-        _ => false,
-    }
-}
-
-const ANNOTATIONS: &[&str] = &[
-    "$schema",
-    "$id",
-    "id",
-    "$comment",
-    "title",
-    "description",
-    "default",
-    "examples",
-    "deprecated",
-    "readOnly",
-    "writeOnly",
-    "definitions",
-    "$defs",
-    "$anchor",
-];
-
-static ANYTHING: Value = Value::Bool(true);
-static NOTHING: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
-
-/// The object under `key` (`properties`, `patternProperties`, …), empty when absent.
 fn members<'m>(m: &'m Map<String, Value>, key: &str) -> &'m Map<String, Value> {
-    m.get(key).and_then(Value::as_object).unwrap_or(&NOTHING)
-}
-
-const TYPES: &[&str] = &[
-    "null", "boolean", "object", "array", "number", "integer", "string",
-];
-
-/// The types a schema admits (`None`: any). `integer` is within `number`.
-fn types(m: &Map<String, Value>) -> Option<Vec<&str>> {
-    match m.get("type")? {
-        Value::String(t) => Some(vec![t.as_str()]),
-        Value::Array(ts) => Some(ts.iter().filter_map(Value::as_str).collect()),
-        _ => None,
-    }
-}
-
-fn admits(types: &Option<Vec<&str>>, t: &str) -> bool {
-    match types {
-        None => true,
-        Some(ts) => ts.contains(&t) || (t == "integer" && ts.contains(&"number")),
-    }
-}
-
-/// How open an object schema is to properties it does not name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ContentModel {
-    Open,
-    Closed,
-    PartiallyOpen,
-}
-
-fn content_model(m: &Map<String, Value>) -> ContentModel {
-    let extra = m
-        .get("additionalProperties")
-        .or_else(|| m.get("unevaluatedProperties"));
-    match extra {
-        Some(v) if is_false(v) => ContentModel::Closed,
-        Some(v) if !is_empty_schema(v) => ContentModel::PartiallyOpen,
-        _ if m
-            .get("patternProperties")
-            .and_then(Value::as_object)
-            .is_some_and(|p| !p.is_empty()) =>
-        {
-            ContentModel::PartiallyOpen
-        }
-        _ => ContentModel::Open,
-    }
-}
-
-fn required(m: &Map<String, Value>) -> Vec<&str> {
-    m.get("required")
-        .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
-}
-
-fn has_default(v: &Value) -> bool {
-    v.get("default").is_some()
-}
-
-fn num(m: &Map<String, Value>, k: &str) -> Option<f64> {
-    m.get(k).and_then(Value::as_f64)
+    m.get(key).and_then(Value::as_object).unwrap_or(&EMPTY)
 }
 
 fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
+/// A dereferenced schema accepting anything (`true`, `{}`, annotations only).
+fn is_empty(side: Side, v: &Value) -> bool {
+    let (_, v) = side.resolve(v);
+    Shape::of(v) == Shape::Empty
+}
+
+fn is_false(side: Side, v: &Value) -> bool {
+    let (_, v) = side.resolve(v);
+    v == &Value::Bool(false)
+}
+
+/// How an object or array schema treats members it does not list: `additional` is the
+/// keyword's value (`additionalProperties` / `additionalItems`, or 2020-12 `items` after a
+/// tuple), `unevaluated` the `unevaluated*` keyword.
+#[derive(Clone, Copy)]
+struct Extra<'v> {
+    additional: Option<&'v Value>,
+    unevaluated: Option<&'v Value>,
+}
+
+impl<'v> Extra<'v> {
+    fn permits(self) -> bool {
+        self.additional != Some(&Value::Bool(false))
+    }
+
+    /// The schema members not listed must satisfy (`None` for a boolean or absent keyword).
+    fn schema(self) -> Option<&'v Value> {
+        self.additional.filter(|v| !v.is_boolean())
+    }
+
+    /// Open: anything may follow, so members may be added or dropped freely.
+    fn is_open(self, side: Side, patterns: bool) -> bool {
+        if patterns || !self.permits() || self.schema().is_some() {
+            return false;
+        }
+        match (self.additional, self.unevaluated) {
+            (Some(_), _) | (None, None) => true,
+            (None, Some(u)) => is_empty(side, u),
+        }
+    }
+
+    /// The schema a member not listed falls under in a partially open model.
+    fn partial(self, side: Side) -> Option<&'v Value> {
+        if let Some(s) = self.schema() {
+            return Some(s);
+        }
+        if self.additional.is_none() {
+            if let Some(u) = self.unevaluated {
+                if !is_false(side, u) && !is_empty(side, u) {
+                    return Some(u);
+                }
+            }
+        }
+        None
+    }
+}
+
+fn object_extra(m: &Map<String, Value>) -> Extra<'_> {
+    Extra {
+        additional: m.get("additionalProperties"),
+        unevaluated: m.get("unevaluatedProperties"),
+    }
+}
+
+/// The parts of an array schema: the schema every item must satisfy, the tuple, and what
+/// follows the tuple. 2020-12's `prefixItems` is the tuple and its `items` what follows.
+fn array_parts(m: &Map<String, Value>) -> (Option<&Value>, &[Value], Extra<'_>) {
+    let unevaluated = m.get("unevaluatedItems");
+    if let Some(Value::Array(tuple)) = m.get("prefixItems") {
+        let extra = Extra {
+            additional: m.get("items"),
+            unevaluated,
+        };
+        return (None, tuple.as_slice(), extra);
+    }
+    match m.get("items") {
+        Some(Value::Array(tuple)) => (
+            None,
+            tuple.as_slice(),
+            Extra {
+                additional: m.get("additionalItems"),
+                unevaluated,
+            },
+        ),
+        Some(b @ Value::Bool(_)) => (
+            None,
+            &[],
+            Extra {
+                additional: Some(b),
+                unevaluated,
+            },
+        ),
+        all => (
+            all,
+            &[],
+            Extra {
+                additional: m.get("additionalItems"),
+                unevaluated,
+            },
+        ),
+    }
+}
+
 struct Diff {
-    found: Vec<Incompatibility>,
-    /// Pairs of `$ref` targets being compared (by address): assumed compatible on revisit.
-    seen: HashSet<(usize, usize)>,
+    found: Vec<Found>,
+    /// Pairs of `$ref` targets being compared (by address): compatible when met again.
+    in_progress: HashSet<(usize, usize)>,
     /// Comparisons left: a guard against exponential `oneOf`/`anyOf` blow-up.
     budget: usize,
 }
 
 impl Diff {
-    fn push(&mut self, kind: &'static str, path: &str, description: String) {
-        self.found.push(Incompatibility {
+    fn push(&mut self, kind: &'static str, path: &str) {
+        self.found.push(Found {
             kind,
             path: path.to_owned(),
-            description,
-            info: path.to_owned(),
         });
     }
 
-    /// Whether `u` reads everything `o` admits, without recording anything.
-    fn accepts(&mut self, os: Side, o: &Value, us: Side, u: &Value, path: &str) -> bool {
+    fn push_at(&mut self, kind: &'static str, path: &str, keyword: &str) {
+        self.push(kind, &format!("{path}/{keyword}"));
+    }
+
+    /// Compares in a context of its own: the differences found and whether all are compatible.
+    fn sub(&mut self, os: Side, o: &Value, us: Side, u: &Value, path: &str) -> (Vec<Found>, bool) {
         let saved = std::mem::take(&mut self.found);
         self.compare(os, o, us, u, path);
-        let ok = self.found.is_empty();
-        self.found = saved;
+        let found = std::mem::replace(&mut self.found, saved);
+        let ok = found.iter().all(|f| COMPATIBLE.contains(&f.kind));
+        (found, ok)
+    }
+
+    /// Compares in a context of its own and keeps the differences when they are compatible.
+    fn try_compatible(&mut self, os: Side, o: &Value, us: Side, u: &Value, path: &str) -> bool {
+        let (found, ok) = self.sub(os, o, us, u, path);
+        if ok {
+            self.found.extend(found);
+        }
         ok
     }
 
     fn compare(&mut self, os: Side, o: &Value, us: Side, u: &Value, path: &str) {
         if self.budget == 0 {
-            self.push(
-                "COMPARISON_BUDGET_EXCEEDED",
-                path,
-                "The schemas are too complex to compare; treated as incompatible".into(),
-            );
+            self.push("COMPARISON_BUDGET_EXCEEDED", path);
             return;
         }
         self.budget -= 1;
         let followed = o.get("$ref").is_some() || u.get("$ref").is_some();
         let (os, o) = os.resolve(o);
         let (us, u) = us.resolve(u);
-        if followed
-            && !self
-                .seen
-                .insert((o as *const Value as usize, u as *const Value as usize))
-        {
-            return;
+        let key = (o as *const Value as usize, u as *const Value as usize);
+        if followed && !self.in_progress.insert(key) {
+            return; // a recursive pair already being compared
         }
-        if o == u && os.root == us.root {
-            return;
-        }
-        if is_empty_schema(u) || is_false(o) {
-            return; // the reader takes anything, or the writer wrote nothing
-        }
-        if is_false(u) {
-            self.push(
-                "SCHEMA_NARROWED_TO_FALSE",
-                path,
-                format!("The schema at path '{path}' accepts nothing in the {{reader}} schema"),
-            );
-            return;
-        }
-        let om = as_object(o).unwrap_or(&NOTHING);
-        let um = as_object(u).unwrap_or(&NOTHING);
-        let pair = Pair { os, om, us, um };
-
-        if self.combined(pair, path) {
-            return;
-        }
-        let ot = types(om);
-        let ut = types(um);
-        self.type_change(&ot, &ut, path);
-        let both = |t: &str| admits(&ot, t) && admits(&ut, t);
-        if both("object") {
-            self.object(pair, path);
-        }
-        if both("array") {
-            self.array(pair, path);
-        }
-        if both("string") {
-            self.bound(
-                om,
-                um,
-                "maxLength",
-                "minLength",
-                path,
-                "MAX_LENGTH",
-                "MIN_LENGTH",
-            );
-            self.pattern(om, um, path);
-        }
-        if both("number") || both("integer") {
-            self.bound(om, um, "maximum", "minimum", path, "MAXIMUM", "MINIMUM");
-            self.bound(
-                om,
-                um,
-                "exclusiveMaximum",
-                "exclusiveMinimum",
-                path,
-                "EXCLUSIVE_MAXIMUM",
-                "EXCLUSIVE_MINIMUM",
-            );
-            self.multiple_of(om, um, path);
-        }
-        self.enumeration(om, um, path);
-        self.not(pair, path);
-        for k in ["if", "then", "else"] {
-            if om.get(k) != um.get(k) {
-                self.push(
-                    "CONDITIONAL_CHANGED",
-                    &format!("{path}/{k}"),
-                    format!("The '{k}' schema at path '{path}' differs between the {{reader}} and the {{writer}} schema"),
-                );
-            }
+        self.compare_resolved(os, o, us, u, path);
+        if followed {
+            self.in_progress.remove(&key);
         }
     }
 
-    /// `oneOf`/`anyOf`/`allOf`; true when the pair was fully handled here.
-    fn combined(&mut self, pair: Pair, path: &str) -> bool {
-        let Pair { os, om, us, um } = pair;
-        let combiner = |m: &Map<String, Value>| {
-            ["oneOf", "anyOf", "allOf"]
-                .into_iter()
-                .find(|k| m.get(*k).is_some_and(Value::is_array))
-        };
-        let (oc, uc) = (combiner(om), combiner(um));
-        let branches = |m: &Map<String, Value>, k: &str| -> Vec<Value> {
-            m.get(k)
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-        };
-        match (oc, uc) {
-            (None, None) => false,
-            (Some(k), Some(j)) if k == j => {
-                let ob = branches(om, k);
-                let ub = branches(um, k);
-                let at = format!("{path}/{k}");
-                if k == "allOf" {
-                    // Every reader constraint must already hold for the writer.
-                    for (i, u) in ub.iter().enumerate() {
-                        let covered = ob
-                            .iter()
-                            .any(|o| self.accepts(os, o, us, u, &format!("{at}/{i}")));
-                        if !covered {
-                            self.push(
-                                "PRODUCT_TYPE_EXTENDED",
-                                &format!("{at}/{i}"),
-                                format!("The {{reader}} schema adds or changes the allOf branch at path '{at}/{i}'"),
-                            );
+    fn compare_resolved(&mut self, os: Side, o: &Value, us: Side, u: &Value, path: &str) {
+        let (oshape, ushape) = (Shape::of(o), Shape::of(u));
+        match (&oshape, &ushape) {
+            (Shape::Combined { .. }, Shape::Combined { .. }) => {}
+            (_, Shape::Combined { criterion, parts }) => {
+                // A schema widened to a union: fine when one branch reads it.
+                if parts.len() == 1 {
+                    if self.try_compatible(os, o, us, &parts[0], path) {
+                        return;
+                    }
+                } else if *criterion != Criterion::All {
+                    for part in parts {
+                        if self.try_compatible(os, o, us, part, path) {
+                            self.push("SUM_TYPE_EXTENDED", path);
+                            return;
                         }
                     }
+                }
+            }
+            (Shape::Combined { criterion, parts }, _) => {
+                // A combination collapsed to one schema: fine when its sole branch, or one
+                // of the conjuncts, is read by it.
+                if parts.len() == 1 {
+                    if self.try_compatible(os, &parts[0], us, u, path) {
+                        return;
+                    }
+                } else if *criterion == Criterion::All {
+                    for part in parts {
+                        if self.try_compatible(os, part, us, u, path) {
+                            self.push("PRODUCT_TYPE_NARROWED", path);
+                            return;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        if !oshape.same_kind(&ushape) {
+            if oshape != Shape::False && ushape != Shape::Empty {
+                self.push("TYPE_CHANGED", path);
+            }
+            return;
+        }
+        let (om, um) = (object(o), object(u));
+        for (key, kind) in [
+            ("$id", "ID_CHANGED"),
+            ("id", "ID_CHANGED"),
+            ("title", "TITLE_CHANGED"),
+            ("description", "DESCRIPTION_CHANGED"),
+            ("default", "DEFAULT_CHANGED"),
+        ] {
+            if om.get(key) != um.get(key) {
+                self.push(kind, path);
+            }
+        }
+        match (oshape, ushape) {
+            (Shape::String, _) => self.string(om, um, path),
+            (Shape::Number { integer: oi }, Shape::Number { integer: ui }) => {
+                self.number(om, um, path);
+                if oi && !ui {
+                    self.push("TYPE_EXTENDED", path);
+                } else if !oi && ui {
+                    self.push("TYPE_NARROWED", path);
+                }
+            }
+            (Shape::Enum, _) => self.enumeration(om, um, path),
+            (Shape::Const, _) if om.get("const") != um.get("const") => {
+                self.push_at("ENUM_ARRAY_CHANGED", path, "const");
+            }
+            (Shape::Not, _) => {
+                let at = format!("{path}/not");
+                let (on, un) = (&om["not"], &um["not"]);
+                // The reader may reject less than the writer did, never more.
+                let (_, ok) = self.sub(us, un, os, on, &at);
+                let kind = if ok {
+                    "NOT_TYPE_NARROWED"
                 } else {
-                    let mut used = vec![false; ub.len()];
-                    for (i, o) in ob.iter().enumerate() {
-                        let hit = (0..ub.len()).find(|&j| {
-                            !used[j] && self.accepts(os, o, us, &ub[j], &format!("{at}/{j}"))
-                        });
-                        match hit {
-                            Some(j) => used[j] = true,
-                            None => self.push(
-                                "SUM_TYPE_NARROWED",
-                                &format!("{at}/{i}"),
-                                format!("The {k} branch at path '{at}/{i}' of the {{writer}} schema has no compatible branch in the {{reader}} schema"),
-                            ),
-                        }
-                    }
-                }
-                true
+                    "NOT_TYPE_EXTENDED"
+                };
+                self.push(kind, &at);
             }
-            (None, Some(k)) if k != "allOf" => {
-                // A single schema widened to a union: fine when one branch reads it.
-                let o = Value::Object(om.clone());
-                let ub = branches(um, k);
-                let ok = ub
-                    .iter()
-                    .enumerate()
-                    .any(|(j, u)| self.accepts(os, &o, us, u, &format!("{path}/{k}/{j}")));
-                if !ok {
-                    self.push(
-                        "SUM_TYPE_NARROWED",
-                        &format!("{path}/{k}"),
-                        format!("No {k} branch at path '{path}/{k}' of the {{reader}} schema reads the {{writer}} schema"),
-                    );
-                }
-                true
-            }
-            (Some(k), None) if k != "allOf" => {
-                let u = Value::Object(um.clone());
-                for (i, o) in branches(om, k).iter().enumerate() {
-                    if !self.accepts(os, o, us, &u, path) {
-                        self.push(
-                            "SUM_TYPE_NARROWED",
-                            &format!("{path}/{k}/{i}"),
-                            format!("The {k} branch at path '{path}/{k}/{i}' of the {{writer}} schema is not read by the {{reader}} schema"),
-                        );
-                    }
-                }
-                true
-            }
-            (Some("allOf"), None) => {
-                // Dropping allOf drops constraints: the reader must read each branch's data,
-                // which holds when it reads their conjunction; compare against each branch.
-                let u = Value::Object(um.clone());
-                let ob = branches(om, "allOf");
-                let ok = ob.iter().any(|o| self.accepts(os, o, us, &u, path));
-                if !ok {
-                    self.push(
-                        "PRODUCT_TYPE_NARROWED",
-                        &format!("{path}/allOf"),
-                        format!("The {{reader}} schema at path '{path}' does not read what the allOf of the {{writer}} schema admits"),
-                    );
-                }
-                true
-            }
-            (None, Some(_)) => {
-                self.push(
-                    "PRODUCT_TYPE_EXTENDED",
-                    &format!("{path}/allOf"),
-                    format!("The {{reader}} schema adds an allOf at path '{path}'"),
-                );
-                true
-            }
-            (Some(k), Some(j)) => {
-                self.push(
-                    "COMBINED_TYPE_CHANGED",
-                    &format!("{path}/{j}"),
-                    format!("The combination at path '{path}' is {j} in the {{reader}} schema and {k} in the {{writer}} schema"),
-                );
-                true
-            }
-            (Some(_), None) => false,
+            (
+                Shape::Combined {
+                    criterion: oc,
+                    parts: op,
+                },
+                Shape::Combined {
+                    criterion: uc,
+                    parts: up,
+                },
+            ) => self.combined((os, oc, &op), (us, uc, &up), path),
+            (Shape::Object, _) => self.object(os, om, us, um, path),
+            (Shape::Array, _) => self.array(os, om, us, um, path),
+            _ => {}
         }
     }
 
-    fn type_change(&mut self, ot: &Option<Vec<&str>>, ut: &Option<Vec<&str>>, path: &str) {
-        let o_all: Vec<&str> = match ot {
-            Some(ts) => ts.clone(),
-            None => TYPES.to_vec(),
+    fn combined(
+        &mut self,
+        (os, oc, op): (Side, Criterion, &[Value]),
+        (us, uc, up): (Side, Criterion, &[Value]),
+        path: &str,
+    ) {
+        let changed = if oc == uc {
+            false
+        } else {
+            // anyOf reads whatever allOf/oneOf did; a single-branch combination is its
+            // branch, so it may become a oneOf, or a single-branch allOf.
+            let extended = uc == Criterion::Any
+                || (uc == Criterion::One && op.len() == 1)
+                || (uc == Criterion::All && op.len() == 1 && up.len() == 1);
+            if extended {
+                self.push("COMBINED_TYPE_EXTENDED", path);
+                false
+            } else {
+                self.push("COMBINED_TYPE_CHANGED", path);
+                true
+            }
         };
-        let missing: Vec<&str> = o_all.iter().copied().filter(|t| !admits(ut, t)).collect();
-        if missing.is_empty() {
+        if changed {
             return;
         }
-        let narrowed = match ut {
-            Some(uts) => uts.iter().all(|t| admits(ot, t)),
-            None => false,
+        let dedup = |parts: &[Value]| -> Vec<Value> {
+            let mut out: Vec<Value> = Vec::new();
+            for p in parts {
+                if !out.contains(p) {
+                    out.push(p.clone());
+                }
+            }
+            out
         };
-        let at = format!("{path}/type");
-        if narrowed {
-            self.push(
-                "TYPE_NARROWED",
-                &at,
-                format!(
-                    "The type at path '{at}' in the {{reader}} schema no longer admits {} of the {{writer}} schema",
-                    missing.join(", ")
-                ),
-            );
-        } else {
-            self.push(
-                "TYPE_CHANGED",
-                &at,
-                format!(
-                    "The type at path '{at}' in the {{reader}} schema does not admit {} of the {{writer}} schema",
-                    missing.join(", ")
-                ),
-            );
-        }
-    }
-
-    /// The schema a property name falls under when the object does not name it: a matching
-    /// pattern property, else `additionalProperties`, else anything.
-    fn cover<'v>(m: &'v Map<String, Value>, name: &str) -> &'v Value {
-        if let Some(patterns) = m.get("patternProperties").and_then(Value::as_object) {
-            for (p, s) in patterns {
-                if pattern_matches(p, name) {
-                    return s;
-                }
-            }
-        }
-        m.get("additionalProperties")
-            .or_else(|| m.get("unevaluatedProperties"))
-            .unwrap_or(&ANYTHING)
-    }
-
-    fn object(&mut self, pair: Pair, path: &str) {
-        let Pair { os, om, us, um } = pair;
-        let op = members(om, "properties");
-        let up = members(um, "properties");
-        let (omodel, umodel) = (content_model(om), content_model(um));
-        let (oreq, ureq) = (required(om), required(um));
-        for (name, o) in op {
-            let at = format!("{path}/properties/{}", escape(name));
-            match up.get(name) {
-                Some(u) => self.compare(os, o, us, u, &at),
-                None => match umodel {
-                    ContentModel::Open => {}
-                    ContentModel::Closed => {
-                        if !is_false(o) {
-                            self.push(
-                                "PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL",
-                                &at,
-                                format!("The property '{name}' at path '{at}' of the {{writer}} schema is missing in the closed {{reader}} schema"),
-                            );
-                        }
-                    }
-                    ContentModel::PartiallyOpen => {
-                        let covered = self.accepts(os, o, us, Self::cover(um, name), &at);
-                        if !covered {
-                            self.push(
-                                "PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
-                                &at,
-                                format!("The property '{name}' at path '{at}' of the {{writer}} schema is not covered by the partially open {{reader}} schema"),
-                            );
-                        }
-                    }
-                },
-            }
-        }
-        for (name, u) in up {
-            if op.contains_key(name) {
-                continue;
-            }
-            let at = format!("{path}/properties/{}", escape(name));
-            let is_required = ureq.contains(&name.as_str());
-            let with_default = has_default(u);
-            match omodel {
-                ContentModel::Open => {
-                    if !is_empty_schema(u) {
-                        let (kind, what) = match (is_required, with_default) {
-                            (false, _) => ("PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL", "optional"),
-                            (true, true) => (
-                                "REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_OPEN_CONTENT_MODEL",
-                                "required (with default)",
-                            ),
-                            (true, false) => {
-                                ("REQUIRED_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL", "required")
-                            }
-                        };
-                        self.push(
-                            kind,
-                            &at,
-                            format!("The {what} property '{name}' at path '{at}' was added to the {{reader}} schema, but the open {{writer}} schema may have written it with any value"),
-                        );
-                    }
-                }
-                ContentModel::Closed => {
-                    if is_required && !with_default {
-                        self.push(
-                            "REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL",
-                            &at,
-                            format!("The required property '{name}' at path '{at}' of the {{reader}} schema has no default and is missing in the {{writer}} schema"),
-                        );
-                    }
-                }
-                ContentModel::PartiallyOpen => {
-                    let covered = self.accepts(os, Self::cover(om, name), us, u, &at);
-                    if !covered {
-                        self.push(
-                            "PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
-                            &at,
-                            format!("The property '{name}' at path '{at}' of the {{reader}} schema does not read what the partially open {{writer}} schema allowed under that name"),
-                        );
-                    } else if is_required && !with_default {
-                        self.push(
-                            "REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL",
-                            &at,
-                            format!("The required property '{name}' at path '{at}' of the {{reader}} schema has no default and is missing in the {{writer}} schema"),
-                        );
-                    }
-                }
-            }
-        }
-        for name in &ureq {
-            if oreq.contains(name) || !op.contains_key(*name) {
-                continue; // unchanged, or a new property (judged above)
-            }
-            let with_default = up.get(*name).is_some_and(has_default);
-            if !with_default {
-                let at = format!("{path}/required");
-                self.push(
-                    "REQUIRED_ATTRIBUTE_ADDED",
-                    &at,
-                    format!("The property '{name}' is required at path '{at}' in the {{reader}} schema but optional in the {{writer}} schema"),
-                );
-            }
-        }
-        self.additional(pair, path);
-        self.pattern_properties(pair, path);
-        self.bound(
-            om,
-            um,
-            "maxProperties",
-            "minProperties",
-            path,
-            "MAX_PROPERTIES",
-            "MIN_PROPERTIES",
-        );
-        self.dependencies(om, um, path);
-        match (om.get("propertyNames"), um.get("propertyNames")) {
-            (Some(o), Some(u)) => self.compare(os, o, us, u, &format!("{path}/propertyNames")),
-            (None, Some(u)) if !is_empty_schema(u) => self.push(
-                "PROPERTY_NAMES_ADDED",
-                &format!("{path}/propertyNames"),
-                format!(
-                    "The {{reader}} schema restricts property names at path '{path}/propertyNames'"
-                ),
-            ),
-            _ => {}
-        }
-    }
-
-    fn additional(&mut self, pair: Pair, path: &str) {
-        let Pair { os, om, us, um } = pair;
-        for key in ["additionalProperties", "unevaluatedProperties"] {
-            let at = format!("{path}/{key}");
-            let o = om.get(key).filter(|v| !is_empty_schema(v));
-            let u = um.get(key).filter(|v| !is_empty_schema(v));
-            match (o, u) {
-                (_, None) => {}
-                (None, Some(u)) if is_false(u) => self.push(
-                    "ADDITIONAL_PROPERTIES_REMOVED",
-                    &at,
-                    format!("The {{reader}} schema closes the content model at path '{at}' that the {{writer}} schema left open"),
-                ),
-                (None, Some(_)) => self.push(
-                    "ADDITIONAL_PROPERTIES_NARROWED",
-                    &at,
-                    format!("The {{reader}} schema constrains additional properties at path '{at}' that the {{writer}} schema left open"),
-                ),
-                (Some(o), Some(u)) => {
-                    if !self.accepts(os, o, us, u, &at) {
-                        self.push(
-                            "ADDITIONAL_PROPERTIES_NARROWED",
-                            &at,
-                            format!("The additional properties schema at path '{at}' of the {{reader}} schema does not read that of the {{writer}} schema"),
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    fn pattern_properties(&mut self, pair: Pair, path: &str) {
-        let Pair { os, om, us, um } = pair;
-        let op = members(om, "patternProperties");
-        let up = members(um, "patternProperties");
-        for (p, u) in up {
-            let at = format!("{path}/patternProperties/{}", escape(p));
-            match op.get(p) {
-                Some(o) => self.compare(os, o, us, u, &at),
-                None if content_model(om) != ContentModel::Closed && !is_empty_schema(u) => {
-                    self.push(
-                        "PATTERN_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL",
-                        &at,
-                        format!("The {{reader}} schema constrains properties matching '{p}' at path '{at}', which the {{writer}} schema admitted freely"),
-                    )
-                }
-                None => {}
-            }
-        }
-        if content_model(um) == ContentModel::Closed {
-            for p in op.keys() {
-                if !up.contains_key(p) {
-                    let at = format!("{path}/patternProperties/{}", escape(p));
-                    self.push(
-                        "PATTERN_PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL",
-                        &at,
-                        format!("The pattern '{p}' at path '{at}' of the {{writer}} schema is missing in the closed {{reader}} schema"),
-                    );
-                }
-            }
-        }
-    }
-
-    fn dependencies(&mut self, om: &Map<String, Value>, um: &Map<String, Value>, path: &str) {
-        for key in ["dependencies", "dependentRequired"] {
-            let od = members(om, key);
-            let ud = members(um, key);
-            for (name, u) in ud {
-                let at = format!("{path}/{key}/{}", escape(name));
-                let Some(u_list) = u.as_array() else {
-                    if od.get(name) != Some(u) {
-                        self.push(
-                            "DEPENDENCY_SCHEMA_CHANGED",
-                            &at,
-                            format!("The dependency schema at path '{at}' differs in the {{reader}} schema"),
-                        );
-                    }
-                    continue;
-                };
-                let o_list = od.get(name).and_then(Value::as_array);
-                let extended = match o_list {
-                    None => !u_list.is_empty(),
-                    Some(o_list) => u_list.iter().any(|x| !o_list.contains(x)),
-                };
-                if extended {
-                    self.push(
-                        "DEPENDENCY_ARRAY_EXTENDED",
-                        &at,
-                        format!("The {{reader}} schema requires more properties alongside '{name}' at path '{at}'"),
-                    );
-                }
-            }
-        }
-    }
-
-    fn array(&mut self, pair: Pair, path: &str) {
-        let Pair { os, om, us, um } = pair;
-        let (otuple, oextra_key) = tuple(om);
-        let (utuple, uextra_key) = tuple(um);
-        let oextra = om.get(oextra_key);
-        let uextra = um.get(uextra_key);
-        if otuple.is_none() && utuple.is_none() {
-            match (oextra, uextra) {
-                (Some(o), Some(u)) => self.compare(os, o, us, u, &format!("{path}/items")),
-                (None, Some(u)) if !is_empty_schema(u) => self.push(
-                    "ITEMS_ADDED",
-                    &format!("{path}/items"),
-                    format!("The {{reader}} schema constrains the items at path '{path}/items', which the {{writer}} schema left free"),
-                ),
-                _ => {}
-            }
-        } else {
-            let ot = otuple.unwrap_or(&[]);
-            let ut = utuple.unwrap_or(&[]);
-            let (tuple_key, _) = if um.contains_key("prefixItems") {
-                ("prefixItems", ())
+        let (op, up) = (dedup(op), dedup(up));
+        let product = uc == Criterion::All;
+        if op.len() < up.len() {
+            let kind = if product {
+                "PRODUCT_TYPE_EXTENDED"
             } else {
-                ("items", ())
+                "SUM_TYPE_EXTENDED"
             };
-            let o_closed = oextra.is_some_and(is_false);
-            let u_closed = uextra.is_some_and(is_false);
-            for i in 0..ot.len().max(ut.len()) {
-                let at = format!("{path}/{tuple_key}/{i}");
-                match (ot.get(i), ut.get(i)) {
-                    (Some(o), Some(u)) => self.compare(os, o, us, u, &at),
-                    (None, Some(u)) => {
-                        if o_closed {
-                            continue;
-                        }
-                        let ok = match oextra {
-                            Some(extra) => self.accepts(os, extra, us, u, &at),
-                            None => is_empty_schema(u),
-                        };
-                        if !ok {
-                            self.push(
-                                "ITEM_ADDED_TO_OPEN_CONTENT_MODEL",
-                                &at,
-                                format!("The tuple item at path '{at}' was added to the {{reader}} schema, but the {{writer}} schema may have written any value there"),
-                            );
-                        }
-                    }
-                    (Some(o), None) => {
-                        if u_closed {
-                            self.push(
-                                "ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL",
-                                &at,
-                                format!("The tuple item at path '{at}' of the {{writer}} schema is missing in the closed {{reader}} schema"),
-                            );
-                        } else if let Some(extra) = uextra {
-                            if !self.accepts(os, o, us, extra, &at) {
-                                self.push(
-                                    "ITEM_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
-                                    &at,
-                                    format!("The tuple item at path '{at}' of the {{writer}} schema is not read by the additional items of the {{reader}} schema"),
-                                );
-                            }
-                        }
-                    }
-                    (None, None) => {}
+            self.push(kind, path);
+        } else if op.len() > up.len() {
+            let kind = if product {
+                "PRODUCT_TYPE_NARROWED"
+            } else {
+                "SUM_TYPE_NARROWED"
+            };
+            self.push(kind, path);
+        }
+        // Which original branch each updated branch could stand for, then the largest
+        // one-to-one pairing of them.
+        let mut edges: Vec<Vec<(usize, Vec<Found>)>> = Vec::with_capacity(op.len());
+        for (i, o) in op.iter().enumerate() {
+            let at = format!("{path}/{}/{i}", oc.keyword());
+            let mut row = Vec::new();
+            for (j, u) in up.iter().enumerate() {
+                let (found, ok) = self.sub(os, o, us, u, &at);
+                if ok {
+                    row.push((j, found));
                 }
             }
-            match (oextra, uextra) {
-                (Some(o), Some(u)) if !is_false(o) && !self.accepts(os, o, us, u, path) => self
-                    .push(
-                        "ADDITIONAL_ITEMS_NARROWED",
-                        &format!("{path}/{uextra_key}"),
-                        format!("The additional items at path '{path}/{uextra_key}' of the {{reader}} schema do not read those of the {{writer}} schema"),
-                    ),
-                (None, Some(u)) if !is_empty_schema(u) && ot.len() >= ut.len() => self.push(
-                    "ADDITIONAL_ITEMS_REMOVED",
-                    &format!("{path}/{uextra_key}"),
-                    format!("The {{reader}} schema constrains additional items at path '{path}/{uextra_key}', which the {{writer}} schema left free"),
-                ),
-                _ => {}
+            edges.push(row);
+        }
+        let adjacency: Vec<Vec<usize>> = edges
+            .iter()
+            .map(|row| row.iter().map(|(j, _)| *j).collect())
+            .collect();
+        let matched = max_matching(&adjacency, up.len());
+        let pairs = matched.iter().filter(|m| m.is_some()).count();
+        for (j, i) in matched.iter().enumerate() {
+            if let Some(i) = i {
+                if let Some((_, found)) = edges[*i].iter_mut().find(|(k, _)| *k == j) {
+                    self.found.append(found);
+                }
             }
         }
-        self.bound(
-            om,
-            um,
-            "maxItems",
-            "minItems",
-            path,
-            "MAX_ITEMS",
-            "MIN_ITEMS",
-        );
-        let unique = |m: &Map<String, Value>| m.get("uniqueItems") == Some(&Value::Bool(true));
-        if unique(um) && !unique(om) {
-            self.push(
-                "UNIQUE_ITEMS_ADDED",
-                &format!("{path}/uniqueItems"),
-                format!("The {{reader}} schema requires unique items at path '{path}/uniqueItems'"),
-            );
+        if pairs < op.len().min(up.len()) {
+            self.push("COMBINED_TYPE_SUBSCHEMAS_CHANGED", path);
         }
-        match (om.get("contains"), um.get("contains")) {
-            (Some(o), Some(u)) => self.compare(os, o, us, u, &format!("{path}/contains")),
-            (None, Some(_)) => self.push(
-                "CONTAINS_ADDED",
-                &format!("{path}/contains"),
-                format!(
-                    "The {{reader}} schema adds a 'contains' constraint at path '{path}/contains'"
-                ),
-            ),
-            _ => {}
-        }
-        self.bound(
-            om,
-            um,
-            "maxContains",
-            "minContains",
-            path,
-            "MAX_CONTAINS",
-            "MIN_CONTAINS",
-        );
     }
 
-    /// An upper bound may grow or go; a lower bound may shrink or go. Anything added or
-    /// tightened is reported as `<NAME>_ADDED`, `<MAX>_DECREASED` or `<MIN>_INCREASED`.
-    #[allow(clippy::too_many_arguments)]
+    fn string(&mut self, om: &Map<String, Value>, um: &Map<String, Value>, path: &str) {
+        self.bound(om, um, path, "maxLength", "MAX_LENGTH");
+        self.bound(om, um, path, "minLength", "MIN_LENGTH");
+        match (om.get("pattern"), um.get("pattern")) {
+            (None, Some(_)) => self.push_at("PATTERN_ADDED", path, "pattern"),
+            (Some(_), None) => self.push_at("PATTERN_REMOVED", path, "pattern"),
+            (Some(o), Some(u)) if o != u => self.push_at("PATTERN_CHANGED", path, "pattern"),
+            _ => {}
+        }
+    }
+
+    fn number(&mut self, om: &Map<String, Value>, um: &Map<String, Value>, path: &str) {
+        self.bound(om, um, path, "maximum", "MAXIMUM");
+        self.bound(om, um, path, "minimum", "MINIMUM");
+        // Draft 4's boolean exclusive flags are not compared (as the reference does not).
+        let limit = |m: &Map<String, Value>, k: &str| m.get(k).filter(|v| v.is_number()).cloned();
+        let mut om2 = Map::new();
+        let mut um2 = Map::new();
+        for k in ["exclusiveMaximum", "exclusiveMinimum"] {
+            if let Some(v) = limit(om, k) {
+                om2.insert(k.into(), v);
+            }
+            if let Some(v) = limit(um, k) {
+                um2.insert(k.into(), v);
+            }
+        }
+        self.bound(&om2, &um2, path, "exclusiveMaximum", "EXCLUSIVE_MAXIMUM");
+        self.bound(&om2, &um2, path, "exclusiveMinimum", "EXCLUSIVE_MINIMUM");
+        let (o, u) = (
+            om.get("multipleOf").and_then(Value::as_f64),
+            um.get("multipleOf").and_then(Value::as_f64),
+        );
+        let divides = |a: f64, b: f64| b != 0.0 && ((a / b) - (a / b).round()).abs() < 1e-9;
+        match (o, u) {
+            (None, Some(_)) => self.push_at("MULTIPLE_OF_ADDED", path, "multipleOf"),
+            (Some(_), None) => self.push_at("MULTIPLE_OF_REMOVED", path, "multipleOf"),
+            (Some(o), Some(u)) if o != u => {
+                let kind = if divides(u, o) {
+                    "MULTIPLE_OF_EXPANDED"
+                } else if divides(o, u) {
+                    "MULTIPLE_OF_REDUCED"
+                } else {
+                    "MULTIPLE_OF_CHANGED"
+                };
+                self.push_at(kind, path, "multipleOf");
+            }
+            _ => {}
+        }
+    }
+
+    /// An upper bound may grow or go; a lower bound may shrink or go.
     fn bound(
         &mut self,
         om: &Map<String, Value>,
         um: &Map<String, Value>,
-        max_key: &str,
-        min_key: &str,
         path: &str,
-        max_name: &'static str,
-        min_name: &'static str,
+        key: &str,
+        name: &'static str,
     ) {
-        let (kinds_max, kinds_min) = bound_kinds(max_name, min_name);
-        for (key, upper, (added, tightened)) in
-            [(max_key, true, kinds_max), (min_key, false, kinds_min)]
-        {
-            // Draft 4's boolean exclusive flags tighten the plain bound they modify.
-            if um.get(key).is_some_and(Value::is_boolean)
-                || om.get(key).is_some_and(Value::is_boolean)
-            {
-                let flag = |m: &Map<String, Value>| m.get(key) == Some(&Value::Bool(true));
-                if flag(um) && !flag(om) {
-                    let at = format!("{path}/{key}");
-                    self.push(
-                        added,
-                        &at,
-                        format!("The {{reader}} schema makes the bound at path '{at}' exclusive"),
-                    );
-                }
-                continue;
-            }
-            let at = format!("{path}/{key}");
-            match (num(om, key), num(um, key)) {
-                (None, Some(u)) => self.push(
-                    added,
-                    &at,
-                    format!("The {{reader}} schema adds {key} {u} at path '{at}'"),
-                ),
-                (Some(o), Some(u)) if (upper && u < o) || (!upper && u > o) => self.push(
-                    tightened,
-                    &at,
-                    format!("{key} at path '{at}' is {u} in the {{reader}} schema and {o} in the {{writer}} schema"),
-                ),
-                _ => {}
-            }
-        }
-    }
-
-    fn pattern(&mut self, om: &Map<String, Value>, um: &Map<String, Value>, path: &str) {
-        let at = format!("{path}/pattern");
-        match (om.get("pattern"), um.get("pattern")) {
-            (None, Some(_)) => self.push(
-                "PATTERN_ADDED",
-                &at,
-                format!("The {{reader}} schema adds a pattern at path '{at}'"),
-            ),
-            (Some(o), Some(u)) if o != u => self.push(
-                "PATTERN_CHANGED",
-                &at,
-                format!("The pattern at path '{at}' differs between the {{reader}} and the {{writer}} schema"),
-            ),
-            _ => {}
-        }
-    }
-
-    fn multiple_of(&mut self, om: &Map<String, Value>, um: &Map<String, Value>, path: &str) {
-        let at = format!("{path}/multipleOf");
-        match (num(om, "multipleOf"), num(um, "multipleOf")) {
-            (None, Some(_)) => self.push(
-                "MULTIPLE_OF_ADDED",
-                &at,
-                format!("The {{reader}} schema adds multipleOf at path '{at}'"),
-            ),
-            (Some(o), Some(u)) if o != u => {
-                let ratio = o / u;
-                if (ratio - ratio.round()).abs() > 1e-9 {
-                    let kind = if u > o {
-                        "MULTIPLE_OF_EXPANDED"
-                    } else {
-                        "MULTIPLE_OF_CHANGED"
-                    };
-                    self.push(
-                        kind,
-                        &at,
-                        format!("multipleOf at path '{at}' is {u} in the {{reader}} schema, which does not divide {o} of the {{writer}} schema"),
-                    );
-                }
-            }
-            _ => {}
-        }
+        let (o, u) = (
+            om.get(key).and_then(Value::as_f64),
+            um.get(key).and_then(Value::as_f64),
+        );
+        let kind = match (o, u) {
+            (None, Some(_)) => "ADDED",
+            (Some(_), None) => "REMOVED",
+            (Some(o), Some(u)) if u > o => "INCREASED",
+            (Some(o), Some(u)) if u < o => "DECREASED",
+            _ => return,
+        };
+        self.push_at(bound_kind(name, kind), path, key);
     }
 
     fn enumeration(&mut self, om: &Map<String, Value>, um: &Map<String, Value>, path: &str) {
-        let values = |m: &Map<String, Value>| -> Option<Vec<Value>> {
-            if let Some(c) = m.get("const") {
-                return Some(vec![c.clone()]);
-            }
-            m.get("enum").and_then(Value::as_array).cloned()
+        let values = |m: &Map<String, Value>| -> Vec<Value> {
+            m.get("enum")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
         };
-        let Some(u) = values(um) else {
+        let (o, u) = (values(om), values(um));
+        let all_in = |a: &[Value], b: &[Value]| a.iter().all(|x| b.contains(x));
+        if all_in(&o, &u) && all_in(&u, &o) {
             return;
-        };
-        let key = if um.contains_key("const") {
-            "const"
+        }
+        let kind = if all_in(&o, &u) {
+            "ENUM_ARRAY_EXTENDED"
+        } else if all_in(&u, &o) {
+            "ENUM_ARRAY_NARROWED"
         } else {
-            "enum"
+            "ENUM_ARRAY_CHANGED"
         };
-        let at = format!("{path}/{key}");
-        match values(om) {
-            None => self.push(
-                "ENUM_ARRAY_NARROWED",
-                &at,
-                format!("The {{reader}} schema limits the values at path '{at}'"),
-            ),
-            Some(o) => {
-                let missing: Vec<&Value> = o.iter().filter(|v| !u.contains(v)).collect();
-                if missing.is_empty() {
-                    return;
+        self.push_at(kind, path, "enum");
+    }
+
+    fn object(
+        &mut self,
+        os: Side,
+        om: &Map<String, Value>,
+        us: Side,
+        um: &Map<String, Value>,
+        path: &str,
+    ) {
+        let (op, up) = (members(om, "properties"), members(um, "properties"));
+        let required = |m: &Map<String, Value>| -> Vec<String> {
+            m.get("required")
+                .and_then(Value::as_array)
+                .map(|r| {
+                    r.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (oreq, ureq) = (required(om), required(um));
+        let has_default = |v: &Value| v.get("default").is_some();
+        for (name, _) in op {
+            if let Some(u) = up.get(name) {
+                let (o_r, u_r) = (oreq.contains(name), ureq.contains(name));
+                let at = format!("{path}/required/{}", escape(name));
+                if o_r && !u_r {
+                    self.push("REQUIRED_ATTRIBUTE_REMOVED", &at);
+                } else if !o_r && u_r {
+                    let kind = if has_default(u) {
+                        "REQUIRED_ATTRIBUTE_WITH_DEFAULT_ADDED"
+                    } else {
+                        "REQUIRED_ATTRIBUTE_ADDED"
+                    };
+                    self.push(kind, &at);
                 }
-                let kind = if u.iter().all(|v| o.contains(v)) {
-                    "ENUM_ARRAY_NARROWED"
-                } else {
-                    "ENUM_ARRAY_CHANGED"
-                };
-                let list: Vec<String> = missing.iter().map(|v| v.to_string()).collect();
-                self.push(
-                    kind,
-                    &at,
-                    format!(
-                        "The values {} at path '{at}' of the {{writer}} schema are missing in the {{reader}} schema",
-                        list.join(", ")
-                    ),
-                );
+            }
+        }
+        let (oextra, uextra) = (object_extra(om), object_extra(um));
+        let patterns = |m: &Map<String, Value>| !members(m, "patternProperties").is_empty();
+        let o_open = oextra.is_open(os, patterns(om));
+        let u_open = uextra.is_open(us, patterns(um));
+        let mut names: Vec<&String> = op.keys().chain(up.keys()).collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let at = format!("{path}/properties/{}", escape(name));
+            match (op.get(name), up.get(name)) {
+                (Some(o), Some(u)) => self.compare(os, o, us, u, &at),
+                (Some(o), None) => {
+                    if u_open {
+                        self.push("PROPERTY_REMOVED_FROM_OPEN_CONTENT_MODEL", &at);
+                    } else if let Some(cover) = cover(um, name, uextra, us) {
+                        let (found, ok) = self.sub(os, o, us, cover, &at);
+                        self.found.extend(found);
+                        let kind = if ok {
+                            "PROPERTY_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
+                        } else {
+                            "PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
+                        };
+                        self.push(kind, &at);
+                    } else if is_false(os, o) {
+                        self.push("PROPERTY_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL", &at);
+                    } else {
+                        self.push("PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL", &at);
+                    }
+                }
+                (None, Some(u)) => {
+                    if o_open {
+                        let kind = if is_empty(us, u) {
+                            "PROPERTY_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL"
+                        } else {
+                            "PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL"
+                        };
+                        self.push(kind, &at);
+                        continue;
+                    }
+                    if let Some(cover) = cover(om, name, oextra, os) {
+                        let (found, ok) = self.sub(os, cover, us, u, &at);
+                        self.found.extend(found);
+                        let kind = if ok {
+                            "PROPERTY_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
+                        } else {
+                            "PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
+                        };
+                        self.push(kind, &at);
+                    }
+                    let kind = match (ureq.contains(name), has_default(u)) {
+                        (false, _) => "OPTIONAL_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL",
+                        (true, true) => {
+                            "REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_UNOPEN_CONTENT_MODEL"
+                        }
+                        (true, false) => "REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL",
+                    };
+                    self.push(kind, &at);
+                }
+                (None, None) => {}
+            }
+        }
+        self.dependencies(os, om, us, um, path);
+        self.extra(
+            (os, oextra),
+            (us, uextra),
+            path,
+            ("additionalProperties", "unevaluatedProperties"),
+            "PROPERTIES",
+        );
+        self.bound(om, um, path, "maxProperties", "MAX_PROPERTIES");
+        self.bound(om, um, path, "minProperties", "MIN_PROPERTIES");
+    }
+
+    /// `dependencies` (and 2019-09's `dependentRequired` / `dependentSchemas`), all reported
+    /// under `#/dependencies`.
+    fn dependencies(
+        &mut self,
+        os: Side,
+        om: &Map<String, Value>,
+        us: Side,
+        um: &Map<String, Value>,
+        path: &str,
+    ) {
+        let split = |m: &Map<String, Value>| {
+            let mut arrays: Vec<(String, Vec<Value>)> = Vec::new();
+            let mut schemas: Vec<(String, Value)> = Vec::new();
+            for key in ["dependencies", "dependentRequired", "dependentSchemas"] {
+                for (name, v) in members(m, key) {
+                    match v {
+                        Value::Array(a) => arrays.push((name.clone(), a.clone())),
+                        other => schemas.push((name.clone(), other.clone())),
+                    }
+                }
+            }
+            (arrays, schemas)
+        };
+        let (oa, osch) = split(om);
+        let (ua, usch) = split(um);
+        let get = |list: &[(String, Vec<Value>)], n: &str| {
+            list.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())
+        };
+        let mut names: Vec<String> = oa.iter().chain(ua.iter()).map(|(k, _)| k.clone()).collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let at = format!("{path}/dependencies/{}", escape(&name));
+            match (get(&oa, &name), get(&ua, &name)) {
+                (Some(_), None) => self.push("DEPENDENCY_ARRAY_REMOVED", &at),
+                (None, Some(_)) => self.push("DEPENDENCY_ARRAY_ADDED", &at),
+                (Some(o), Some(u)) => {
+                    let all_in = |a: &[Value], b: &[Value]| a.iter().all(|x| b.contains(x));
+                    if all_in(&o, &u) && all_in(&u, &o) {
+                        continue;
+                    }
+                    let kind = if all_in(&o, &u) {
+                        "DEPENDENCY_ARRAY_EXTENDED"
+                    } else if all_in(&u, &o) {
+                        "DEPENDENCY_ARRAY_NARROWED"
+                    } else {
+                        "DEPENDENCY_ARRAY_CHANGED"
+                    };
+                    self.push(kind, &at);
+                }
+                (None, None) => {}
+            }
+        }
+        let mut names: Vec<String> = osch
+            .iter()
+            .chain(usch.iter())
+            .map(|(k, _)| k.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let at = format!("{path}/dependencies/{}", escape(&name));
+            let o = osch.iter().find(|(k, _)| *k == name).map(|(_, v)| v);
+            let u = usch.iter().find(|(k, _)| *k == name).map(|(_, v)| v);
+            match (o, u) {
+                (Some(_), None) => self.push("DEPENDENCY_SCHEMA_REMOVED", &at),
+                (None, Some(_)) => self.push("DEPENDENCY_SCHEMA_ADDED", &at),
+                (Some(o), Some(u)) => self.compare(os, o, us, u, &at),
+                (None, None) => {}
             }
         }
     }
 
-    fn not(&mut self, pair: Pair, path: &str) {
-        let Pair { os, om, us, um } = pair;
-        let at = format!("{path}/not");
-        match (om.get("not"), um.get("not")) {
-            (None, Some(_)) => self.push(
-                "NOT_TYPE_ADDED",
-                &at,
-                format!("The {{reader}} schema adds a 'not' at path '{at}'"),
-            ),
-            // The reader may reject less than the writer did, never more.
-            (Some(o), Some(u)) if !self.accepts(us, u, os, o, &at) => self.push(
-                "NOT_TYPE_EXTENDED",
-                &at,
-                format!("The 'not' at path '{at}' of the {{reader}} schema rejects values the {{writer}} schema admitted"),
-            ),
+    /// What the two schemas allow beyond the members they list: `additional*` first, then
+    /// `unevaluated*`.
+    fn extra(
+        &mut self,
+        (os, o): (Side, Extra),
+        (us, u): (Side, Extra),
+        path: &str,
+        (additional_key, unevaluated_key): (&str, &str),
+        noun: &str,
+    ) {
+        let at = format!("{path}/{additional_key}");
+        let kind = |what: &str| -> &'static str { extra_kind(noun, "ADDITIONAL", what) };
+        if o.permits() != u.permits() {
+            self.push(kind(if u.permits() { "ADDED" } else { "REMOVED" }), &at);
+        } else {
+            match (o.schema(), u.schema()) {
+                (None, Some(_)) => self.push(kind("NARROWED"), &at),
+                (Some(_), None) => self.push(kind("EXTENDED"), &at),
+                (Some(a), Some(b)) => self.compare(os, a, us, b, &at),
+                (None, None) => {}
+            }
+        }
+        let (ou, uu) = (o.unevaluated, u.unevaluated);
+        if ou.is_none() && uu.is_none() {
+            return;
+        }
+        let at = format!("{path}/{unevaluated_key}");
+        let kind = |what: &str| -> &'static str { extra_kind(noun, "UNEVALUATED", what) };
+        let is_f = |side: Side, v: Option<&Value>| v.is_some_and(|v| is_false(side, v));
+        let is_e = |side: Side, v: Option<&Value>| v.is_some_and(|v| is_empty(side, v));
+        let what = match (ou, uu) {
+            (None, _) if is_f(us, uu) => "REMOVED",
+            (None, _) => "NARROWED",
+            (_, None) if is_f(os, ou) => "ADDED",
+            (_, None) => "EXTENDED",
+            _ if is_f(os, ou) && !is_f(us, uu) => "ADDED",
+            _ if !is_f(os, ou) && is_f(us, uu) => "REMOVED",
+            _ if is_e(os, ou) && !is_e(us, uu) => "NARROWED",
+            _ if !is_e(os, ou) && is_e(us, uu) => "EXTENDED",
+            (Some(a), Some(b)) => {
+                self.compare(os, a, us, b, &at);
+                return;
+            }
+        };
+        self.push(kind(what), &at);
+    }
+
+    fn array(
+        &mut self,
+        os: Side,
+        om: &Map<String, Value>,
+        us: Side,
+        um: &Map<String, Value>,
+        path: &str,
+    ) {
+        let (oall, otuple, oextra) = array_parts(om);
+        let (uall, utuple, uextra) = array_parts(um);
+        let at = format!("{path}/items");
+        match (oall, uall) {
+            (None, Some(_)) => self.push("SCHEMA_ADDED", &at),
+            (Some(_), None) => self.push("SCHEMA_REMOVED", &at),
+            (Some(o), Some(u)) => self.compare(os, o, us, u, &at),
+            (None, None) => {}
+        }
+        let o_open = oextra.is_open(os, false);
+        let u_open = uextra.is_open(us, false);
+        for i in 0..otuple.len().max(utuple.len()) {
+            let at = format!("{path}/items/{i}");
+            match (otuple.get(i), utuple.get(i)) {
+                (Some(o), Some(u)) => self.compare(os, o, us, u, &at),
+                (Some(o), None) => {
+                    if u_open {
+                        self.push("ITEM_REMOVED_FROM_OPEN_CONTENT_MODEL", &at);
+                    } else if let Some(cover) = uextra.partial(us) {
+                        let (found, ok) = self.sub(os, o, us, cover, &at);
+                        self.found.extend(found);
+                        let kind = if ok {
+                            "ITEM_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
+                        } else {
+                            "ITEM_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
+                        };
+                        self.push(kind, &at);
+                    } else if is_false(os, o) {
+                        self.push("ITEM_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL", &at);
+                    } else {
+                        self.push("ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL", &at);
+                    }
+                }
+                (None, Some(u)) => {
+                    if o_open {
+                        let kind = if is_empty(us, u) {
+                            "ITEM_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL"
+                        } else {
+                            "ITEM_ADDED_TO_OPEN_CONTENT_MODEL"
+                        };
+                        self.push(kind, &at);
+                    } else if let Some(cover) = oextra.partial(os) {
+                        let (found, ok) = self.sub(os, cover, us, u, &at);
+                        self.found.extend(found);
+                        let kind = if ok {
+                            "ITEM_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
+                        } else {
+                            "ITEM_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
+                        };
+                        self.push(kind, &at);
+                    } else {
+                        self.push("ITEM_ADDED_TO_CLOSED_CONTENT_MODEL", &at);
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        self.extra(
+            (os, oextra),
+            (us, uextra),
+            path,
+            ("additionalItems", "unevaluatedItems"),
+            "ITEMS",
+        );
+        self.bound(om, um, path, "maxItems", "MAX_ITEMS");
+        self.bound(om, um, path, "minItems", "MIN_ITEMS");
+        let unique = |m: &Map<String, Value>| m.get("uniqueItems") == Some(&Value::Bool(true));
+        match (unique(om), unique(um)) {
+            (true, false) => self.push_at("UNIQUE_ITEMS_REMOVED", path, "uniqueItems"),
+            (false, true) => self.push_at("UNIQUE_ITEMS_ADDED", path, "uniqueItems"),
             _ => {}
         }
+        self.bound(om, um, path, "maxContains", "MAX_CONTAINS");
+        self.bound(om, um, path, "minContains", "MIN_CONTAINS");
     }
 }
 
-/// The tuple part of an array schema and the keyword holding what follows it.
-fn tuple(m: &Map<String, Value>) -> (Option<&[Value]>, &'static str) {
-    if let Some(p) = m.get("prefixItems").and_then(Value::as_array) {
-        return (Some(p.as_slice()), "items");
-    }
-    match m.get("items") {
-        Some(Value::Array(items)) => (Some(items.as_slice()), "additionalItems"),
-        _ => (None, "items"),
-    }
-}
-
-fn bound_kinds(
-    max_name: &'static str,
-    min_name: &'static str,
-) -> ((&'static str, &'static str), (&'static str, &'static str)) {
-    let pick = |name: &'static str, max: bool| -> (&'static str, &'static str) {
-        match (name, max) {
-            ("MAX_LENGTH", _) => ("MAX_LENGTH_ADDED", "MAX_LENGTH_DECREASED"),
-            ("MIN_LENGTH", _) => ("MIN_LENGTH_ADDED", "MIN_LENGTH_INCREASED"),
-            ("MAXIMUM", _) => ("MAXIMUM_ADDED", "MAXIMUM_DECREASED"),
-            ("MINIMUM", _) => ("MINIMUM_ADDED", "MINIMUM_INCREASED"),
-            ("EXCLUSIVE_MAXIMUM", _) => ("EXCLUSIVE_MAXIMUM_ADDED", "EXCLUSIVE_MAXIMUM_DECREASED"),
-            ("EXCLUSIVE_MINIMUM", _) => ("EXCLUSIVE_MINIMUM_ADDED", "EXCLUSIVE_MINIMUM_INCREASED"),
-            ("MAX_PROPERTIES", _) => ("MAX_PROPERTIES_ADDED", "MAX_PROPERTIES_DECREASED"),
-            ("MIN_PROPERTIES", _) => ("MIN_PROPERTIES_ADDED", "MIN_PROPERTIES_INCREASED"),
-            ("MAX_ITEMS", _) => ("MAX_ITEMS_ADDED", "MAX_ITEMS_DECREASED"),
-            ("MIN_ITEMS", _) => ("MIN_ITEMS_ADDED", "MIN_ITEMS_INCREASED"),
-            ("MAX_CONTAINS", _) => ("MAX_CONTAINS_ADDED", "MAX_CONTAINS_DECREASED"),
-            ("MIN_CONTAINS", _) => ("MIN_CONTAINS_ADDED", "MIN_CONTAINS_INCREASED"),
-            (_, true) => ("BOUND_ADDED", "BOUND_DECREASED"),
-            (_, false) => ("BOUND_ADDED", "BOUND_INCREASED"),
+/// The schema a property not listed falls under: the first matching pattern property, else
+/// the schema of additional (or unevaluated) properties.
+fn cover<'v>(
+    m: &'v Map<String, Value>,
+    name: &str,
+    extra: Extra<'v>,
+    side: Side,
+) -> Option<&'v Value> {
+    for (p, s) in members(m, "patternProperties") {
+        if regex::Regex::new(p).is_ok_and(|r| r.is_match(name)) {
+            return Some(s);
         }
-    };
-    (pick(max_name, true), pick(min_name, false))
+    }
+    extra.partial(side)
 }
 
-/// Whether a `patternProperties` pattern matches a property name. Patterns the regex crate
-/// cannot compile match nothing (the property then counts as not covered).
-fn pattern_matches(pattern: &str, name: &str) -> bool {
-    regex::Regex::new(pattern).is_ok_and(|r| r.is_match(name))
+/// The `<NAME>_<CHANGE>` kind of a bound, as a static name.
+fn bound_kind(name: &str, change: &str) -> &'static str {
+    const KINDS: &[&str] = &[
+        "MAX_LENGTH_ADDED",
+        "MAX_LENGTH_REMOVED",
+        "MAX_LENGTH_INCREASED",
+        "MAX_LENGTH_DECREASED",
+        "MIN_LENGTH_ADDED",
+        "MIN_LENGTH_REMOVED",
+        "MIN_LENGTH_INCREASED",
+        "MIN_LENGTH_DECREASED",
+        "MAXIMUM_ADDED",
+        "MAXIMUM_REMOVED",
+        "MAXIMUM_INCREASED",
+        "MAXIMUM_DECREASED",
+        "MINIMUM_ADDED",
+        "MINIMUM_REMOVED",
+        "MINIMUM_INCREASED",
+        "MINIMUM_DECREASED",
+        "EXCLUSIVE_MAXIMUM_ADDED",
+        "EXCLUSIVE_MAXIMUM_REMOVED",
+        "EXCLUSIVE_MAXIMUM_INCREASED",
+        "EXCLUSIVE_MAXIMUM_DECREASED",
+        "EXCLUSIVE_MINIMUM_ADDED",
+        "EXCLUSIVE_MINIMUM_REMOVED",
+        "EXCLUSIVE_MINIMUM_INCREASED",
+        "EXCLUSIVE_MINIMUM_DECREASED",
+        "MAX_PROPERTIES_ADDED",
+        "MAX_PROPERTIES_REMOVED",
+        "MAX_PROPERTIES_INCREASED",
+        "MAX_PROPERTIES_DECREASED",
+        "MIN_PROPERTIES_ADDED",
+        "MIN_PROPERTIES_REMOVED",
+        "MIN_PROPERTIES_INCREASED",
+        "MIN_PROPERTIES_DECREASED",
+        "MAX_ITEMS_ADDED",
+        "MAX_ITEMS_REMOVED",
+        "MAX_ITEMS_INCREASED",
+        "MAX_ITEMS_DECREASED",
+        "MIN_ITEMS_ADDED",
+        "MIN_ITEMS_REMOVED",
+        "MIN_ITEMS_INCREASED",
+        "MIN_ITEMS_DECREASED",
+        "MAX_CONTAINS_ADDED",
+        "MAX_CONTAINS_REMOVED",
+        "MAX_CONTAINS_INCREASED",
+        "MAX_CONTAINS_DECREASED",
+        "MIN_CONTAINS_ADDED",
+        "MIN_CONTAINS_REMOVED",
+        "MIN_CONTAINS_INCREASED",
+        "MIN_CONTAINS_DECREASED",
+    ];
+    let wanted = format!("{name}_{change}");
+    KINDS
+        .iter()
+        .find(|k| **k == wanted)
+        .copied()
+        .unwrap_or("BOUND_CHANGED")
+}
+
+/// `ADDITIONAL_PROPERTIES_ADDED`, `UNEVALUATED_ITEMS_NARROWED`, … as a static name.
+fn extra_kind(noun: &str, which: &str, change: &str) -> &'static str {
+    const KINDS: &[&str] = &[
+        "ADDITIONAL_PROPERTIES_ADDED",
+        "ADDITIONAL_PROPERTIES_REMOVED",
+        "ADDITIONAL_PROPERTIES_EXTENDED",
+        "ADDITIONAL_PROPERTIES_NARROWED",
+        "UNEVALUATED_PROPERTIES_ADDED",
+        "UNEVALUATED_PROPERTIES_REMOVED",
+        "UNEVALUATED_PROPERTIES_EXTENDED",
+        "UNEVALUATED_PROPERTIES_NARROWED",
+        "ADDITIONAL_ITEMS_ADDED",
+        "ADDITIONAL_ITEMS_REMOVED",
+        "ADDITIONAL_ITEMS_EXTENDED",
+        "ADDITIONAL_ITEMS_NARROWED",
+        "UNEVALUATED_ITEMS_ADDED",
+        "UNEVALUATED_ITEMS_REMOVED",
+        "UNEVALUATED_ITEMS_EXTENDED",
+        "UNEVALUATED_ITEMS_NARROWED",
+    ];
+    let wanted = format!("{which}_{noun}_{change}");
+    KINDS
+        .iter()
+        .find(|k| **k == wanted)
+        .copied()
+        .unwrap_or("CONTENT_MODEL_CHANGED")
+}
+
+/// The largest one-to-one pairing in a bipartite graph (`adjacency[i]`: the right-hand nodes
+/// left node `i` may pair with), as the left node each right node is paired with.
+fn max_matching(adjacency: &[Vec<usize>], right: usize) -> Vec<Option<usize>> {
+    fn augment(
+        i: usize,
+        adjacency: &[Vec<usize>],
+        seen: &mut [bool],
+        owner: &mut [Option<usize>],
+    ) -> bool {
+        for &j in &adjacency[i] {
+            if seen[j] {
+                continue;
+            }
+            seen[j] = true;
+            if owner[j].is_none_or(|k| augment(k, adjacency, seen, owner)) {
+                owner[j] = Some(i);
+                return true;
+            }
+        }
+        false
+    }
+    let mut owner = vec![None; right];
+    for i in 0..adjacency.len() {
+        let mut seen = vec![false; right];
+        augment(i, adjacency, &mut seen, &mut owner);
+    }
+    owner
 }
