@@ -11,13 +11,38 @@ use accord::compat::{check, Previous};
 use accord::formats::avro::AvroFormat;
 use accord::formats::json::JsonFormat;
 use accord::formats::protobuf::ProtobufFormat;
-use accord::formats::{Format, ParsedSchema};
+use accord::formats::{Format, ParsedSchema, ResolvedReference};
 use accord::types::CompatibilityLevel;
 use serde_json::Value;
 
 /// A schema of a case: Protobuf cases give `.proto` text; Avro and JSON cases the schema
-/// itself as JSON.
+/// itself as JSON. `refs` names the files it imports (name → text).
+fn parse_with(format: &dyn Format, v: &Value, refs: &Value, case: &str) -> Arc<dyn ParsedSchema> {
+    let references: Vec<ResolvedReference> = refs
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(name, text)| ResolvedReference {
+                    name: name.clone(),
+                    schema_type: format.schema_type(),
+                    schema: text.as_str().unwrap_or_default().to_owned(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    parse_refs(format, v, &references, case)
+}
+
 fn parse(format: &dyn Format, v: &Value, case: &str) -> Arc<dyn ParsedSchema> {
+    parse_refs(format, v, &[], case)
+}
+
+fn parse_refs(
+    format: &dyn Format,
+    v: &Value,
+    references: &[ResolvedReference],
+    case: &str,
+) -> Arc<dyn ParsedSchema> {
     let text = match v {
         Value::String(s) if format.schema_type() == accord::types::SchemaType::Protobuf => {
             s.clone()
@@ -25,7 +50,7 @@ fn parse(format: &dyn Format, v: &Value, case: &str) -> Arc<dyn ParsedSchema> {
         other => other.to_string(),
     };
     format
-        .parse(&text, &[])
+        .parse(&text, references)
         .unwrap_or_else(|e| panic!("case '{case}': schema does not parse: {e}: {v}"))
 }
 
@@ -92,8 +117,8 @@ fn run(format: &dyn Format, data: &str, at_least: usize) {
             }
             continue;
         }
-        let old = parse(format, &case["old"], name);
-        let new = parse(format, &case["new"], name);
+        let old = parse_with(format, &case["old"], &case["old_refs"], name);
+        let new = parse_with(format, &case["new"], &case["new_refs"], name);
         // A verdict may be left out (null): the reference tables give only the backward one.
         let backward = case["backward"].as_bool();
         let forward = case["forward"].as_bool();

@@ -3,7 +3,7 @@
 //! name (relative to the package), fields by number; each verdict names its path as
 //! `#/Message/Nested/fieldNumber`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use prost_reflect::{Cardinality, FieldDescriptor, FileDescriptor, Kind, MessageDescriptor};
 
@@ -12,22 +12,13 @@ use crate::formats::Incompatibility;
 /// Differences that break `update` reading data written with `original`.
 pub fn diff(original: &FileDescriptor, update: &FileDescriptor) -> Vec<Incompatibility> {
     let mut d = Diff {
-        original_package: original.package_name().to_owned(),
-        update_package: update.package_name().to_owned(),
+        original_file: original.name().to_owned(),
+        update_file: update.name().to_owned(),
         found: Vec::new(),
         seen: HashSet::new(),
     };
-    if d.original_package != d.update_package {
-        d.push(
-            "PACKAGE_CHANGED",
-            "#/".into(),
-            format!(
-                "The package at path '#/' of the {{reader}} schema ('{}') differs from the package of the {{writer}} schema ('{}')",
-                d.update_package, d.original_package
-            ),
-            d.update_package.clone(),
-        );
-    }
+    // A package change alone is compatible (the reference registry reports it as such):
+    // messages are matched by their names within their packages.
     let originals = messages_of(original);
     let updates = messages_of(update);
     for o in &originals {
@@ -43,8 +34,11 @@ pub fn diff(original: &FileDescriptor, update: &FileDescriptor) -> Vec<Incompati
             Some(u) => d.message(o, u),
             None => d.push(
                 "MESSAGE_REMOVED",
-                format!("#/{name}"),
-                format!("The message '{name}' at path '#/{name}' of the {{writer}} schema is missing in the {{reader}} schema"),
+                format!("#/{}", name.replace('.', "/")),
+                format!(
+                    "The message '{name}' at path '#/{}' of the {{writer}} schema is missing in the {{reader}} schema",
+                    name.replace('.', "/")
+                ),
                 name.clone(),
             ),
         }
@@ -99,6 +93,14 @@ fn kind_name(kind: &Kind) -> String {
     }
 }
 
+/// A full name without its file's package (`acme.M.N` in package `acme` is `M.N`).
+fn within_package(full: &str, package: &str) -> String {
+    match full.strip_prefix(package) {
+        Some(rest) if !package.is_empty() && rest.starts_with('.') => rest[1..].to_owned(),
+        _ => full.to_owned(),
+    }
+}
+
 fn real_oneof(f: &FieldDescriptor) -> Option<String> {
     f.containing_oneof()
         .filter(|o| !o.is_synthetic())
@@ -106,8 +108,9 @@ fn real_oneof(f: &FieldDescriptor) -> Option<String> {
 }
 
 struct Diff {
-    original_package: String,
-    update_package: String,
+    /// The two root files' names: types declared elsewhere are imported.
+    original_file: String,
+    update_file: String,
     found: Vec<Incompatibility>,
     /// Message pairs already compared (recursive types, shared field types).
     seen: HashSet<(String, String)>,
@@ -125,17 +128,8 @@ impl Diff {
 
     /// A message's name relative to its file's package (the full name when from another
     /// package, such as an imported well-known type).
-    fn relative(&self, m: &MessageDescriptor, original: bool) -> String {
-        let package = if original {
-            &self.original_package
-        } else {
-            &self.update_package
-        };
-        let full = m.full_name();
-        match full.strip_prefix(package.as_str()) {
-            Some(rest) if !package.is_empty() && rest.starts_with('.') => rest[1..].to_owned(),
-            _ => full.to_owned(),
-        }
+    fn relative(&self, m: &MessageDescriptor, _original: bool) -> String {
+        within_package(m.full_name(), m.parent_file().package_name())
     }
 
     fn message(&mut self, o: &MessageDescriptor, u: &MessageDescriptor) {
@@ -145,12 +139,72 @@ impl Diff {
         {
             return;
         }
-        let base = format!("#/{}", self.relative(u, false));
+        let base = format!("#/{}", self.relative(u, false).replace('.', "/"));
+        // Oneof membership by field number on each side (synthetic proto3 `optional` oneofs
+        // do not count). A field is compared by number wherever it sits, and reported at its
+        // place in the reader (`#/Msg/oneofName/number` for a oneof member).
+        let membership = |m: &MessageDescriptor| -> HashMap<u32, String> {
+            m.fields()
+                .filter_map(|f| real_oneof(&f).map(|o| (f.number(), o)))
+                .collect()
+        };
+        let (o_in, u_in) = (membership(o), membership(u));
+        // A oneof gone by name with none of its members left anywhere was deleted whole.
+        let deleted: HashSet<String> = o
+            .oneofs()
+            .filter(|x| !x.is_synthetic() && !u.oneofs().any(|y| y.name() == x.name()))
+            .filter(|x| x.fields().all(|f| u.get_field(f.number()).is_none()))
+            .map(|x| x.name().to_owned())
+            .collect();
+        // Fields that were independent (top-level, or from different oneofs) now exclusive.
+        for oneof in u.oneofs().filter(|x| !x.is_synthetic()) {
+            let mut groups: HashSet<String> = HashSet::new();
+            let mut top_level = 0;
+            for f in oneof.fields() {
+                if let Some(g) = o_in.get(&f.number()) {
+                    groups.insert(format!("oneof:{g}"));
+                } else if o.get_field(f.number()).is_some() {
+                    groups.insert(format!("field:{}", f.number()));
+                    top_level += 1;
+                }
+            }
+            if groups.len() > 1 {
+                let at = format!("{base}/{}", oneof.name());
+                let kind = if top_level > 1 {
+                    "MULTIPLE_FIELDS_MOVED_TO_ONEOF"
+                } else {
+                    "FIELD_MOVED_TO_EXISTING_ONEOF"
+                };
+                let description = format!(
+                    "Multiple fields in the oneof at path '{at}' in the {{reader}} schema are outside a single oneof in the {{writer}} schema"
+                );
+                self.push(kind, at, description, oneof.name().to_owned());
+            }
+        }
         for of in o.fields() {
-            let path = format!("{base}/{}", of.number());
             match u.get_field(of.number()) {
-                Some(uf) => self.field(&of, &uf, o, u, &path),
-                None => self.removed(&of, u, &path),
+                Some(uf) => {
+                    let path = match u_in.get(&uf.number()) {
+                        Some(g) => format!("{base}/{g}/{}", uf.number()),
+                        None => format!("{base}/{}", uf.number()),
+                    };
+                    self.field(&of, &uf, &path);
+                }
+                None => match o_in.get(&of.number()) {
+                    Some(g) if !deleted.contains(g) => {
+                        let path = format!("{base}/{g}/{}", of.number());
+                        self.push(
+                            "ONEOF_FIELD_REMOVED",
+                            path.clone(),
+                            format!(
+                                "The {{reader}} schema is missing a oneof field at path '{path}' in the {{writer}} schema"
+                            ),
+                            of.name().to_owned(),
+                        );
+                    }
+                    Some(_) => {}
+                    None => self.removed(&of, &format!("{base}/{}", of.number())),
+                },
             }
         }
         for uf in u.fields() {
@@ -167,33 +221,9 @@ impl Diff {
                 );
             }
         }
-        // Several top-level fields gathered into one new oneof change what a reader keeps.
-        for oneof in u.oneofs().filter(|x| !x.is_synthetic()) {
-            if o.oneofs().any(|x| x.name() == oneof.name()) {
-                continue;
-            }
-            let moved = oneof
-                .fields()
-                .filter(|f| {
-                    o.get_field(f.number())
-                        .is_some_and(|of| real_oneof(&of).is_none())
-                })
-                .count();
-            if moved > 1 {
-                self.push(
-                    "MULTIPLE_FIELDS_MOVED_TO_ONEOF",
-                    format!("{base}/{}", oneof.name()),
-                    format!(
-                        "{moved} fields of the {{writer}} schema moved into the new oneof at path '{base}/{}' of the {{reader}} schema",
-                        oneof.name()
-                    ),
-                    oneof.name().to_owned(),
-                );
-            }
-        }
     }
 
-    fn removed(&mut self, of: &FieldDescriptor, u: &MessageDescriptor, path: &str) {
+    fn removed(&mut self, of: &FieldDescriptor, path: &str) {
         if of.cardinality() == Cardinality::Required {
             self.push(
                 "REQUIRED_FIELD_REMOVED",
@@ -204,29 +234,10 @@ impl Diff {
                 ),
                 of.name().to_owned(),
             );
-        } else if let Some(oneof) = real_oneof(of) {
-            if u.oneofs().any(|x| x.name() == oneof) {
-                self.push(
-                    "ONEOF_FIELD_REMOVED",
-                    path.to_owned(),
-                    format!(
-                        "The field '{}' at path '{path}' was removed from the oneof '{oneof}', which the {{reader}} schema keeps",
-                        of.name()
-                    ),
-                    of.name().to_owned(),
-                );
-            }
         }
     }
 
-    fn field(
-        &mut self,
-        of: &FieldDescriptor,
-        uf: &FieldDescriptor,
-        o: &MessageDescriptor,
-        u: &MessageDescriptor,
-        path: &str,
-    ) {
+    fn field(&mut self, of: &FieldDescriptor, uf: &FieldDescriptor, path: &str) {
         let (oc, uc) = (kind_class(of), kind_class(uf));
         if oc != uc {
             self.push(
@@ -240,19 +251,17 @@ impl Diff {
             return;
         }
         self.cardinality(of, uf, path);
-        self.oneof(of, uf, o, path);
         if of.is_map() {
             if let (Kind::Message(om), Kind::Message(um)) = (of.kind(), uf.kind()) {
                 let ok = om.map_entry_key_field();
                 let uk = um.map_entry_key_field();
-                self.types(&ok.kind(), &uk.kind(), &format!("{path}/key"), uf.name());
+                self.types(&ok.kind(), &uk.kind(), path, uf.name());
                 let ov = om.map_entry_value_field();
                 let uv = um.map_entry_value_field();
-                self.types(&ov.kind(), &uv.kind(), &format!("{path}/value"), uf.name());
+                self.types(&ov.kind(), &uv.kind(), path, uf.name());
             }
             return;
         }
-        let _ = u;
         self.types(&of.kind(), &uf.kind(), path, uf.name());
     }
 
@@ -260,7 +269,8 @@ impl Diff {
     fn types(&mut self, ok: &Kind, uk: &Kind, path: &str, name: &str) {
         match (ok, uk) {
             (Kind::Message(om), Kind::Message(um)) => {
-                if om.full_name() != um.full_name() {
+                let (on, un) = (self.relative(om, true), self.relative(um, false));
+                if on != un {
                     self.push(
                         "FIELD_NAMED_TYPE_CHANGED",
                         path.to_owned(),
@@ -272,7 +282,22 @@ impl Diff {
                         name.to_owned(),
                     );
                 } else {
+                    // A type from another file is compared here (the root file's messages
+                    // are compared by name anyway); a breaking change in it breaks the field.
+                    let before = self.found.len();
                     self.message(om, um);
+                    let imported = om.parent_file().name() != self.original_file
+                        || um.parent_file().name() != self.update_file;
+                    if imported && self.found.len() > before {
+                        self.push(
+                            "FIELD_NAMED_TYPE_CHANGED",
+                            path.to_owned(),
+                            format!(
+                                "The type '{un}' of the field at path '{path}' changed incompatibly between the {{writer}} and the {{reader}} schema"
+                            ),
+                            name.to_owned(),
+                        );
+                    }
                 }
             }
             (Kind::Message(_), _) | (_, Kind::Message(_)) => {
@@ -283,7 +308,10 @@ impl Diff {
                     name.to_owned(),
                 );
             }
-            (Kind::Enum(oe), Kind::Enum(ue)) if oe.full_name() != ue.full_name() => {
+            (Kind::Enum(oe), Kind::Enum(ue))
+                if within_package(oe.full_name(), oe.parent_file().package_name())
+                    != within_package(ue.full_name(), ue.parent_file().package_name()) =>
+            {
                 self.push(
                     "FIELD_NAMED_TYPE_CHANGED",
                     path.to_owned(),
@@ -358,33 +386,6 @@ impl Diff {
                     );
                 }
             }
-        }
-    }
-
-    fn oneof(
-        &mut self,
-        of: &FieldDescriptor,
-        uf: &FieldDescriptor,
-        o: &MessageDescriptor,
-        path: &str,
-    ) {
-        let (oo, uo) = (real_oneof(of), real_oneof(uf));
-        let Some(target) = uo else {
-            return; // stays out of a oneof, or moves to the top level: fine
-        };
-        if oo.as_deref() == Some(target.as_str()) {
-            return;
-        }
-        if o.oneofs().any(|x| x.name() == target) {
-            self.push(
-                "FIELD_MOVED_TO_EXISTING_ONEOF",
-                path.to_owned(),
-                format!(
-                    "The field '{}' at path '{path}' moved into the oneof '{target}', which the {{writer}} schema already has",
-                    uf.name()
-                ),
-                uf.name().to_owned(),
-            );
         }
     }
 }

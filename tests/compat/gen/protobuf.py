@@ -89,9 +89,9 @@ case("field type in referenced message changed", m("  N f = 1;", N),
 # Maps.
 case("map value widened in its group", m("  map<string, int32> f = 1;"), m("  map<string, int64> f = 1;"), True, True)
 case("map value changed", m("  map<string, int32> f = 1;"), m("  map<string, string> f = 1;"),
-     False, False, "#/M/1/value", "#/M/1/value")
+     False, False, "#/M/1", "#/M/1")
 case("map key changed", m("  map<string, int32> f = 1;"), m("  map<int32, int32> f = 1;"),
-     False, False, "#/M/1/key", "#/M/1/key")
+     False, False, "#/M/1", "#/M/1")
 case("scalar to map", m("  int32 f = 1;"), m("  map<string, int32> f = 1;"), False, False, "#/M/1", "#/M/1")
 case("map to repeated message", m("  map<string, int32> f = 1;", N), m("  repeated N f = 1;", N),
      False, False, "#/M/1", "#/M/1")
@@ -127,27 +127,28 @@ case("one field moved into a new oneof", m("  string a = 1;\n  int32 b = 2;"),
 case("two fields moved into a new oneof", m("  string a = 1;\n  int32 b = 2;"),
      m("  oneof pick {\n    string a = 1;\n    int32 b = 2;\n  }"), False, True, "#/M/pick", None)
 case("field moved into an existing oneof", m("  oneof pick {\n    string a = 1;\n  }\n  int32 b = 2;"),
-     m("  oneof pick {\n    string a = 1;\n    int32 b = 2;\n  }"), False, True, "#/M/2", None)
+     m("  oneof pick {\n    string a = 1;\n    int32 b = 2;\n  }"), False, True, "#/M/pick", None)
 case("field removed from a kept oneof", m("  oneof pick {\n    string a = 1;\n    int32 b = 2;\n  }"),
-     m("  oneof pick {\n    string a = 1;\n  }"), False, True, "#/M/2", None)
+     m("  oneof pick {\n    string a = 1;\n  }"), False, True, "#/M/pick/2", None)
 case("whole oneof removed", m("  oneof pick {\n    string a = 1;\n    int32 b = 2;\n  }\n  int64 c = 3;"),
      m("  int64 c = 3;"), True, True)
 case("oneof field moved to the top level", m("  oneof pick {\n    string a = 1;\n    int32 b = 2;\n  }"),
-     m("  oneof pick {\n    string a = 1;\n  }\n  int32 b = 2;"), True, False, None, "#/M/2")
+     m("  oneof pick {\n    string a = 1;\n  }\n  int32 b = 2;"), True, False, None, "#/M/pick")
 case("oneof renamed", m("  oneof pick {\n    string a = 1;\n  }"), m("  oneof choice {\n    string a = 1;\n  }"), True, True)
 # Messages and packages.
 case("message added", m("  int32 a = 1;"), m("  int32 a = 1;", N), True, False, None, "#/N")
 case("message removed", m("  int32 a = 1;", N), m("  int32 a = 1;"), False, True, "#/N", None)
 case("message renamed", m("  int32 a = 1;"), "syntax = \"proto3\";\npackage acme;\nmessage M2 {\n  int32 a = 1;\n}\n",
      False, False, "#/M", "#/M2")
+# A package change alone is compatible, as the reference registry reports it.
 case("package changed", m("  int32 a = 1;"), m("  int32 a = 1;", head='syntax = "proto3";\npackage acme.v2;\n'),
-     False, False, "#/", "#/")
+     True, True)
 case("nested message added", m("  int32 a = 1;"), m("  int32 a = 1;\n  message Inner {\n    int32 x = 1;\n  }"),
-     True, False, None, "#/M.Inner")
+     True, False, None, "#/M/Inner")
 case("nested message removed", m("  int32 a = 1;\n  message Inner {\n    int32 x = 1;\n  }"), m("  int32 a = 1;"),
-     False, True, "#/M.Inner", None)
+     False, True, "#/M/Inner", None)
 case("nested message field changed", m("  Inner i = 1;\n  message Inner {\n    int32 x = 1;\n  }"),
-     m("  Inner i = 1;\n  message Inner {\n    string x = 1;\n  }"), False, False, "#/M.Inner/1", "#/M.Inner/1")
+     m("  Inner i = 1;\n  message Inner {\n    string x = 1;\n  }"), False, False, "#/M/Inner/1", "#/M/Inner/1")
 case("recursive message gains a field", "syntax = \"proto3\";\nmessage Node {\n  Node next = 1;\n}\n",
      "syntax = \"proto3\";\nmessage Node {\n  Node next = 1;\n  int32 v = 2;\n}\n", True, True)
 case("recursive message field changed", "syntax = \"proto3\";\nmessage Node {\n  Node next = 1;\n  int32 v = 2;\n}\n",
@@ -177,6 +178,25 @@ cases.append({
                "FORWARD_TRANSITIVE": False, "FULL": False, "FULL_TRANSITIVE": False},
     "path": "#/N",
 })
+
+# Oneof membership, by the reference registry's rules: fields are matched by number wherever
+# they sit; independent fields made mutually exclusive break old data, relaxing exclusivity
+# does not, and a oneof member dropped while its oneof lives on (under any name) is a removal.
+ABC = "  oneof a {\n    int32 x = 1;\n    int32 y = 2;\n    int32 z = 3;\n  }"
+AB_C = "  oneof a {\n    int32 x = 1;\n    int32 y = 2;\n  }\n  oneof b {\n    int32 z = 3;\n  }"
+case("oneof split in two", m(ABC), m(AB_C), True, False, None, "#/M/a")
+case("two oneofs merged", m(AB_C), m(ABC), False, True, "#/M/a", None)
+case("renamed oneof losing a field", m("  oneof a {\n    int32 x = 1;\n    int32 y = 2;\n  }"),
+     m("  oneof b {\n    int32 x = 1;\n  }"), False, True, "#/M/a/2", None)
+case("oneof member moved to the top level", m("  oneof a {\n    int32 x = 1;\n    int32 y = 2;\n  }"),
+     m("  int32 x = 1;\n  oneof a {\n    int32 y = 2;\n  }"), True, False, None, "#/M/a")
+case("whole oneof deleted", m("  int32 k = 4;\n  oneof a {\n    int32 x = 1;\n    int32 y = 2;\n  }"),
+     m("  int32 k = 4;"), True, True)
+
+# Every case of the reference registry's published diff table (backward verdicts only).
+from protobuf_confluent import confluent_cases  # noqa: E402
+
+cases.extend(confluent_cases())
 
 out = os.path.join(os.path.dirname(__file__), "..", "protobuf.json")
 with open(out, "w") as f:
