@@ -28,6 +28,7 @@ pub mod router;
 pub mod schemas;
 mod subjects;
 mod validate;
+mod negotiate;
 
 pub use error::{ApiError, ApiResult};
 
@@ -81,8 +82,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for SrJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
-            let ct = ct.to_str().unwrap_or_default();
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|ct| ct.to_str().unwrap_or_default().to_owned());
+        if let Some(ct) = &content_type {
             let media = ct.split(';').next().unwrap_or_default().trim();
             if !ACCEPTED_CONTENT_TYPES
                 .iter()
@@ -91,11 +95,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for SrJson<T> {
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     415,
-                    format!("Unsupported content type '{ct}'; send application/vnd.schemaregistry.v1+json or application/json"),
+                    "HTTP 415 Unsupported Media Type",
                 ));
             }
         }
         let bytes = read_body(req, state.max_body_bytes).await?;
+        let bytes = negotiate::utf8_body(bytes, content_type.as_deref())
+            .map_err(|e| ApiError::bad_request(format!("Malformed JSON request body: {e}")))?;
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(format!("Malformed JSON request body: {e}")))?;
         let parsed = serde_json::from_value(value)

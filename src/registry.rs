@@ -58,10 +58,12 @@ pub enum RegistryError {
     InvalidMode,
     #[error("{0}")]
     OperationNotPermitted(String),
-    #[error("One or more references exist to the schema {{subject={subject},version={version}}}.")]
+    #[error("One or more references exist to the schema {{magic=1,keytype=SCHEMA,subject={subject},version={version}}}.")]
     ReferenceExists { subject: String, version: i32 },
     #[error("{0}")]
     IdMismatch(String),
+    #[error("The specified context '{0}' is not empty.")]
+    ContextNotEmpty(String),
     #[error(transparent)]
     InvalidSubject(#[from] InvalidSubject),
     #[error("Schema too large: {0} bytes, the limit is {1}")]
@@ -177,6 +179,26 @@ impl Registry {
         self.load_schema(session.as_mut(), context, id)
             .await?
             .ok_or_else(|| RegistryError::SchemaNotFound(id.to_string()))
+    }
+
+    /// The schema with a guid (as `GET /schemas/guids/{guid}` names it); 40403 when none.
+    pub async fn schema_by_guid(&self, guid: &str) -> Result<Arc<SchemaRecord>> {
+        let hex: String = guid.chars().filter(|c| *c != '-').collect::<String>().to_ascii_lowercase();
+        if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(RegistryError::SchemaNotFound(guid.to_owned()));
+        }
+        let mut session = self.store.read().await?;
+        let record = session
+            .schema_by_fingerprint_prefix(&hex)
+            .await?
+            .ok_or_else(|| RegistryError::SchemaNotFound(guid.to_owned()))?;
+        if let Some(s) = self.schemas.get(&IdKey(&record.context, record.id)) {
+            return Ok(s);
+        }
+        let record = Arc::new(record);
+        self.schemas
+            .insert((record.context.clone(), record.id), record.clone());
+        Ok(record)
     }
 
     async fn load_schema(
@@ -344,6 +366,49 @@ impl Registry {
             deleted: v.deleted,
             schema,
         })
+    }
+
+    /// The newest version whose schema's `metadata.properties` hold every `key = value` of
+    /// `wanted` (`GET /subjects/{s}/metadata`); 40401 without the subject, 40403 without a match.
+    pub async fn latest_with_metadata(
+        &self,
+        subject: &QualifiedSubject,
+        wanted: &[(String, String)],
+        include_deleted: bool,
+    ) -> Result<SubjectSchema> {
+        let mut session = self.store.read().await?;
+        let all = session.versions(subject).await?;
+        if !all.iter().any(|v| include_deleted || !v.deleted) {
+            return Err(RegistryError::SubjectNotFound(subject.display_name()));
+        }
+        for v in all.iter().rev().filter(|v| include_deleted || !v.deleted) {
+            let Some(schema) = self
+                .load_schema(session.as_mut(), &subject.context, v.schema_id)
+                .await?
+            else {
+                continue;
+            };
+            let properties = schema
+                .metadata
+                .as_ref()
+                .and_then(|m| m.get("properties"))
+                .and_then(Value::as_object);
+            let matches = wanted.iter().all(|(k, want)| {
+                properties
+                    .and_then(|p| p.get(k))
+                    .and_then(Value::as_str)
+                    .is_some_and(|have| have == want)
+            });
+            if matches {
+                return Ok(SubjectSchema {
+                    subject: subject.clone(),
+                    version: v.version,
+                    deleted: v.deleted,
+                    schema,
+                });
+            }
+        }
+        Err(RegistryError::SchemaNotFound(String::new()))
     }
 
     /// Ids of the schemas that reference a subject version.

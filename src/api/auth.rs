@@ -112,6 +112,7 @@ fn access(method: &Method, path: &str) -> Access {
         ["config", s] => subject_access(s, "config.write", "config.write"),
         ["mode", s] => subject_access(s, "mode.write", "mode.write"),
         ["config"] => Access::Admin("config.write"),
+        ["contexts", _] => Access::Admin("context.delete"),
         ["mode"] => Access::Admin("mode.write"),
         ["accord", "v1", "subjects", s] => {
             subject_access(s, "subject.governance.put", "subject.governance.put")

@@ -4,7 +4,11 @@ use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{page, ApiResult, AppState, Query, SrJson};
+use axum::http::StatusCode;
+
+use super::auth::Caller;
+use super::error::ErrorBody;
+use super::{page, ApiResult, AppState, Path, Query, SrJson};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
@@ -27,4 +31,18 @@ pub async fn list(
     let prefix = p.context_prefix.unwrap_or_default();
     let filtered = all.into_iter().filter(|c| c.starts_with(&prefix)).collect();
     Ok(SrJson(page(filtered, p.offset, p.limit)))
+}
+
+/// Deletes an empty context (its context-level config and mode go with it).
+#[utoipa::path(delete, path = "/contexts/{context}", tag = "contexts",
+    params(("context" = String, Path, description = "The context, `.name` or `name`")),
+    responses((status = 204, description = "Deleted (or nothing to delete)"),
+              (status = 422, description = "The context still holds subjects (42211)", body = ErrorBody)))]
+pub async fn delete(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(context): Path<String>,
+) -> ApiResult<StatusCode> {
+    st.registry.delete_context(&context, &caller.actor).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

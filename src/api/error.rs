@@ -93,6 +93,7 @@ impl From<RegistryError> for ApiError {
             E::OperationNotPermitted(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42205),
             E::ReferenceExists { .. } => (StatusCode::UNPROCESSABLE_ENTITY, 42206),
             E::IdMismatch(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42207),
+            E::ContextNotEmpty(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42211),
             E::InvalidSubject(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42208),
             E::SchemaTooLarge(..) => (StatusCode::UNPROCESSABLE_ENTITY, 42209),
             E::InvalidRuleSet(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42210),

@@ -32,6 +32,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(schemas::list))
         .routes(routes!(schemas::by_id))
         .routes(routes!(schemas::raw_by_id))
+        .routes(routes!(schemas::by_guid))
+        .routes(routes!(schemas::raw_by_guid))
         .routes(routes!(schemas::subjects_by_id))
         .routes(routes!(schemas::versions_by_id))
         .routes(routes!(subjects::list))
@@ -39,6 +41,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(subjects::versions, subjects::register))
         .routes(routes!(subjects::get_version, subjects::delete_version))
         .routes(routes!(subjects::get_version_schema))
+        .routes(routes!(subjects::latest_with_metadata))
         .routes(routes!(subjects::referenced_by))
         .routes(routes!(subjects::compatibility_with_version))
         .routes(routes!(subjects::compatibility_with_all))
@@ -63,6 +66,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             mode::delete_subject
         ))
         .routes(routes!(contexts::list))
+        .routes(routes!(contexts::delete))
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(validate::validate))
@@ -112,7 +116,8 @@ pub fn app(state: AppState) -> Router {
     let code = state.incompatible_error_code;
     let router = MapResponseLayer::new(move |r| incompatible_code(code, r)).layer(router);
     let rewritten = MapRequestLayer::new(rewrite_context).layer(router);
-    Router::new().fallback_service(rewritten)
+    // `Accept` is settled first: a request nothing can answer is refused (406) untouched.
+    Router::new().fallback_service(super::negotiate::NegotiateLayer.layer(rewritten))
 }
 
 /// The header carrying a request's id.

@@ -240,6 +240,47 @@ pub async fn raw_by_id(
     ))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ByGuidParams {
+    /// `serialized`: a Protobuf schema as a base64 `FileDescriptorProto`; otherwise the stored text.
+    format: Option<String>,
+}
+
+/// The schema with a guid (the `guid` a registration answers), in whichever context it is.
+#[utoipa::path(get, path = "/schemas/guids/{guid}", tag = "schemas", params(("guid" = String, Path), ByGuidParams),
+    responses((status = 200, description = "The schema", body = SchemaString),
+              (status = 404, description = "Schema not found (40403)", body = super::error::ErrorBody)))]
+pub async fn by_guid(
+    State(st): State<AppState>,
+    Path(guid): Path<String>,
+    Query(p): Query<ByGuidParams>,
+) -> ApiResult<Response> {
+    let s = st.registry.schema_by_guid(&guid).await?;
+    let mut body = SchemaString::from(s.as_ref());
+    if let Some(text) = formatted(&st, &s, p.format.as_deref()).await? {
+        body.schema = text;
+    }
+    Ok(SrJson(body).into_response())
+}
+
+/// The schema text alone, by guid.
+#[utoipa::path(get, path = "/schemas/guids/{guid}/schema", tag = "schemas", params(("guid" = String, Path), ByGuidParams),
+    responses((status = 200, description = "The raw schema", body = String),
+              (status = 404, description = "Schema not found (40403)", body = super::error::ErrorBody)))]
+pub async fn raw_by_guid(
+    State(st): State<AppState>,
+    Path(guid): Path<String>,
+    Query(p): Query<ByGuidParams>,
+) -> ApiResult<impl IntoResponse> {
+    let s = st.registry.schema_by_guid(&guid).await?;
+    let text = formatted(&st, &s, p.format.as_deref()).await?;
+    Ok((
+        [(header::CONTENT_TYPE, SR_CONTENT_TYPE)],
+        text.unwrap_or_else(|| s.schema.clone()),
+    ))
+}
+
 /// Subjects that use a schema.
 #[utoipa::path(get, path = "/schemas/ids/{id}/subjects", tag = "schemas", params(("id" = i64, Path), ByIdParams),
     responses((status = 200, description = "Subjects", body = Vec<String>),

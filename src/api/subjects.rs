@@ -41,6 +41,20 @@ pub struct RegisterSchemaRequest {
 }
 
 impl RegisterSchemaRequest {
+    /// Whether the request carries no schema text (absent, empty or only white space).
+    pub fn is_blank(&self) -> bool {
+        self.schema.as_deref().is_none_or(|t| t.trim().is_empty())
+    }
+
+    /// The input of a registration or compatibility test: a blank schema is refused (42201
+    /// `Empty schema`) before anything else looks at it.
+    pub fn into_schema_input(self) -> ApiResult<SchemaInput> {
+        if self.is_blank() {
+            return Err(RegistryError::InvalidSchema("Empty schema".into()).into());
+        }
+        self.into_input()
+    }
+
     pub fn into_input(self) -> ApiResult<SchemaInput> {
         let schema_type = match self.schema_type.as_deref() {
             None | Some("") => None,
@@ -186,6 +200,12 @@ pub async fn lookup(
     SrJson(body): SrJson<RegisterSchemaRequest>,
 ) -> ApiResult<SrJson<Schema>> {
     let s = subject(&raw)?;
+    if body.is_blank() {
+        // As the reference registry: no schema to look up is "not found" (40403), or 40401
+        // when the subject itself does not exist.
+        st.registry.versions(&s, p.deleted, false).await?;
+        return Err(RegistryError::SchemaNotFound(String::new()).into());
+    }
     let found = st
         .registry
         .lookup(&s, body.into_input()?, p.normalize, p.deleted)
@@ -244,7 +264,7 @@ pub async fn register(
     SrJson(body): SrJson<RegisterSchemaRequest>,
 ) -> ApiResult<SrJson<RegisterSchemaResponse>> {
     let s = subject(&raw)?;
-    let input = body.into_input()?;
+    let input = body.into_schema_input()?;
     let (candidate, previous) = st.registry.parse_candidate(&s, &input).await?;
     let warnings = st
         .governance
@@ -280,6 +300,49 @@ pub async fn get_version(
     let found = st.registry.version(&s, v, p.deleted).await?;
     Ok(SrJson(
         Schema::formatted(&st, &found, p.format.as_deref()).await?,
+    ))
+}
+
+/// The newest version whose metadata properties hold the given pairs
+/// (`?key=k1&value=v1&key=k2&value=v2`, as the reference registry's clients send them).
+#[utoipa::path(get, path = "/subjects/{subject}/metadata", tag = "subjects",
+    params(("subject" = String, Path),
+           ("key" = Option<Vec<String>>, Query, description = "Metadata property names, paired in order with `value`"),
+           ("value" = Option<Vec<String>>, Query, description = "The values the properties must have"),
+           ("deleted" = Option<bool>, Query, description = "Also consider soft-deleted versions"),
+           ("format" = Option<String>, Query, description = "`serialized` for a Protobuf descriptor")),
+    responses((status = 200, description = "The version", body = Schema),
+              (status = 404, description = "Subject (40401) or matching schema (40403) not found", body = ErrorBody)))]
+pub async fn latest_with_metadata(
+    State(st): State<AppState>,
+    Path(raw): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> ApiResult<SrJson<Schema>> {
+    let s = subject(&raw)?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+        .map_err(|e| super::ApiError::bad_request(format!("Invalid query parameter: {e}")))?;
+    let get = |name: &'static str| {
+        pairs
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let keys: Vec<String> = get("key").collect();
+    let values: Vec<String> = get("value").collect();
+    if keys.len() != values.len() {
+        return Err(super::ApiError::bad_request(
+            "Each metadata key needs a value".to_owned(),
+        ));
+    }
+    let deleted = get("deleted").next().is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let format = get("format").next();
+    let wanted: Vec<(String, String)> = keys.into_iter().zip(values).collect();
+    let found = st
+        .registry
+        .latest_with_metadata(&s, &wanted, deleted)
+        .await?;
+    Ok(SrJson(
+        Schema::formatted(&st, &found, format.as_deref()).await?,
     ))
 }
 
@@ -376,7 +439,7 @@ pub async fn compatibility_with_version(
     let (s, v) = (subject(&raw)?, version(&v)?);
     let (ok, messages) = st
         .registry
-        .test_compatibility(&s, Some(v), body.into_input()?, p.verbose)
+        .test_compatibility(&s, Some(v), body.into_schema_input()?, p.verbose)
         .await?;
     Ok(SrJson(CompatibilityResult {
         is_compatible: ok,
@@ -398,7 +461,7 @@ pub async fn compatibility_with_all(
     let s = subject(&raw)?;
     let (ok, messages) = st
         .registry
-        .test_compatibility(&s, None, body.into_input()?, p.verbose)
+        .test_compatibility(&s, None, body.into_schema_input()?, p.verbose)
         .await?;
     Ok(SrJson(CompatibilityResult {
         is_compatible: ok,

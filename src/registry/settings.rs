@@ -237,6 +237,31 @@ impl Registry {
         Ok(old)
     }
 
+    /// `DELETE /contexts/{context}`: forgets an empty context (its context-level config and
+    /// mode). 42211 while any subject version, soft-deleted or not, is in it.
+    pub async fn delete_context(&self, raw: &str, actor: &Actor) -> Result<()> {
+        let context = crate::types::normalize_context(raw)
+            .ok_or_else(|| RegistryError::SubjectNotFound(raw.to_owned()))?;
+        let lock = QualifiedSubject {
+            context: context.clone(),
+            name: String::new(),
+        };
+        let scope = context_scope(&lock);
+        let mut session = self.store.write(&lock).await?;
+        if !session.all_versions(Some(&context)).await?.is_empty() {
+            return Err(RegistryError::ContextNotEmpty(context));
+        }
+        let config = session.delete_config(&scope).await?;
+        let mode = session.delete_mode(&scope).await?;
+        if config || mode {
+            session
+                .insert_audit(&actor.record("context.delete", None, scope, None, None))
+                .await?;
+        }
+        session.commit().await?;
+        Ok(())
+    }
+
     /// `GET /mode[/{subject}]`.
     pub async fn get_mode(
         &self,

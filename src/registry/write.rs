@@ -248,14 +248,31 @@ impl Registry {
             created_at: record.created_at,
         })
         .await?;
+        // As the reference registry: older soft-deleted versions of this subject holding the
+        // same schema are tombstoned (removed for good), unless another schema references them.
+        let mut tombstoned = Vec::new();
+        for v in versions
+            .iter()
+            .filter(|v| v.deleted && v.schema_id == record.id && v.version != version)
+        {
+            if s.referrers(subject, v.version).await?.is_empty() {
+                tombstoned.push(v.version);
+            }
+        }
+        if !tombstoned.is_empty() {
+            s.hard_delete(subject, &tombstoned).await?;
+        }
+        let mut after =
+            serde_json::json!({"version": version, "id": record.id, "schemaType": schema_type});
+        if !tombstoned.is_empty() {
+            after["tombstoned"] = serde_json::json!(tombstoned);
+        }
         s.insert_audit(&actor.record(
             "subject.register",
             Some(subject),
             format!("{}/versions/{version}", subject.display_name()),
             None,
-            Some(
-                serde_json::json!({"version": version, "id": record.id, "schemaType": schema_type}),
-            ),
+            Some(after),
         ))
         .await?;
         session.commit().await?;
@@ -307,9 +324,13 @@ impl Registry {
         let mut session = self.store.read().await?;
         let s = session.as_mut();
         let versions = s.versions(subject).await?;
+        // As the reference registry: with no live version, `latest` has nothing to break (the
+        // schema is still parsed below) and a numbered version is not found.
+        let no_live_version = versions.iter().all(|v| v.deleted);
         let against: Vec<VersionRecord> = match version {
-            Some(VersionId::Latest) if versions.iter().all(|v| v.deleted) => {
-                return Ok((true, vec![]))
+            Some(VersionId::Latest) if no_live_version => vec![],
+            Some(VersionId::Number(n)) if no_live_version => {
+                return Err(RegistryError::VersionNotFound(n.to_string()))
             }
             Some(id) => vec![pick_version(subject, &versions, id, false)?],
             None => versions.into_iter().filter(|v| !v.deleted).collect(),

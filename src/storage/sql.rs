@@ -138,6 +138,23 @@ macro_rules! impl_session {
                 row.map(SchemaRecord::try_from).transpose()
             }
 
+            async fn schema_by_fingerprint_prefix(
+                &mut self,
+                prefix: &str,
+            ) -> StoreResult<Option<SchemaRecord>> {
+                // Hex digits sort below 'g': [prefix, prefix + "g") is every extension.
+                let q = format!(
+                    "SELECT {SCHEMA_COLUMNS} FROM schemas WHERE fingerprint >= $1 AND fingerprint < $2 \
+                     ORDER BY context, id LIMIT 1"
+                );
+                let row: Option<SchemaRow> = sqlx::query_as(&q)
+                    .bind(prefix)
+                    .bind(format!("{prefix}g"))
+                    .fetch_optional(self.conn())
+                    .await?;
+                row.map(SchemaRecord::try_from).transpose()
+            }
+
             async fn versions_with_content(
                 &mut self,
                 subject: &QualifiedSubject,
