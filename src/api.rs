@@ -22,13 +22,13 @@ pub mod error;
 mod governance;
 mod health;
 mod mode;
+mod negotiate;
 pub mod openapi;
 mod root;
 pub mod router;
 pub mod schemas;
 mod subjects;
 mod validate;
-mod negotiate;
 
 pub use error::{ApiError, ApiResult};
 

@@ -183,7 +183,11 @@ impl Registry {
 
     /// The schema with a guid (as `GET /schemas/guids/{guid}` names it); 40403 when none.
     pub async fn schema_by_guid(&self, guid: &str) -> Result<Arc<SchemaRecord>> {
-        let hex: String = guid.chars().filter(|c| *c != '-').collect::<String>().to_ascii_lowercase();
+        let hex: String = guid
+            .chars()
+            .filter(|c| *c != '-')
+            .collect::<String>()
+            .to_ascii_lowercase();
         if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(RegistryError::SchemaNotFound(guid.to_owned()));
         }

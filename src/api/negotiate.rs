@@ -253,7 +253,9 @@ mod tests {
             Some("application/vnd.schemaregistry+json")
         );
         assert_eq!(
-            choose(Some("application/json; q=1, application/vnd.schemaregistry.v1+json; q=0.5")),
+            choose(Some(
+                "application/json; q=1, application/vnd.schemaregistry.v1+json; q=0.5"
+            )),
             Some("application/json")
         );
         assert_eq!(choose(Some("application/*")), Some(SR_CONTENT_TYPE));
@@ -267,14 +269,23 @@ mod tests {
         let text = "{\"schema\": \"é\"}";
         let utf16le: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
         let utf16be: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
-        let utf32be: Vec<u8> = text.chars().flat_map(|c| (c as u32).to_be_bytes()).collect();
+        let utf32be: Vec<u8> = text
+            .chars()
+            .flat_map(|c| (c as u32).to_be_bytes())
+            .collect();
         for (bytes, ct) in [
             (utf16le.clone(), None),
             (utf16be.clone(), None),
             ([vec![0xFF, 0xFE], utf16le].concat(), None),
-            ([vec![0xFE, 0xFF], utf16be].concat(), Some("application/json; charset=UTF-16")),
+            (
+                [vec![0xFE, 0xFF], utf16be].concat(),
+                Some("application/json; charset=UTF-16"),
+            ),
             (utf32be, None),
-            ([vec![0xEF, 0xBB, 0xBF], text.as_bytes().to_vec()].concat(), None),
+            (
+                [vec![0xEF, 0xBB, 0xBF], text.as_bytes().to_vec()].concat(),
+                None,
+            ),
         ] {
             let got = utf8_body(Bytes::from(bytes), ct).unwrap();
             assert_eq!(std::str::from_utf8(&got).unwrap(), text);

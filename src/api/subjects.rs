@@ -319,8 +319,9 @@ pub async fn latest_with_metadata(
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> ApiResult<SrJson<Schema>> {
     let s = subject(&raw)?;
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-        .map_err(|e| super::ApiError::bad_request(format!("Invalid query parameter: {e}")))?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+            .map_err(|e| super::ApiError::bad_request(format!("Invalid query parameter: {e}")))?;
     let get = |name: &'static str| {
         pairs
             .iter()
@@ -334,7 +335,9 @@ pub async fn latest_with_metadata(
             "Each metadata key needs a value".to_owned(),
         ));
     }
-    let deleted = get("deleted").next().is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let deleted = get("deleted")
+        .next()
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let format = get("format").next();
     let wanted: Vec<(String, String)> = keys.into_iter().zip(values).collect();
     let found = st

@@ -51,6 +51,7 @@ impl Format for AvroFormat {
         text: &str,
         references: &[ResolvedReference],
     ) -> Result<Arc<dyn ParsedSchema>, InvalidSchema> {
+        java_names();
         let json: Value = serde_json::from_str(text)
             .map_err(|e| InvalidSchema(format!("Invalid schema {text}: not JSON: {e}")))?;
         lint(&json, None, "").map_err(|e| InvalidSchema(format!("Invalid Avro schema: {e}")))?;
@@ -165,18 +166,54 @@ const PRIMITIVES: [&str; 8] = [
     "null", "boolean", "int", "long", "float", "double", "bytes", "string",
 ];
 
+/// Names as Avro Java (and so the Confluent registry) checks them: the simple name must be a
+/// valid identifier; the namespace is not checked (`foo-bar-baz.Event` is accepted).
+struct JavaNames;
+
+impl apache_avro::validator::SchemaNameValidator for JavaNames {
+    fn validate(
+        &self,
+        full: &str,
+    ) -> apache_avro::AvroResult<(String, apache_avro::schema::Namespace)> {
+        let (namespace, name) = match full.rsplit_once('.') {
+            Some((ns, name)) => (Some(ns.to_owned()).filter(|n| !n.is_empty()), name),
+            None => (None, full),
+        };
+        if !valid_name(name) {
+            return Err(apache_avro::error::Details::InvalidSchemaName(
+                full.to_owned(),
+                "[A-Za-z_][A-Za-z0-9_]*",
+            )
+            .into());
+        }
+        Ok((name.to_owned(), namespace))
+    }
+}
+
+impl apache_avro::validator::SchemaNamespaceValidator for JavaNames {
+    fn validate(&self, _namespace: &str) -> apache_avro::AvroResult<()> {
+        Ok(())
+    }
+}
+
+/// Installs [`JavaNames`] as apache-avro's name checks (once per process).
+fn java_names() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Fails only when set already, which the `Once` rules out.
+        let _ = apache_avro::validator::set_schema_name_validator(Box::new(JavaNames));
+        let _ = apache_avro::validator::set_schema_namespace_validator(Box::new(JavaNames));
+    });
+}
+
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn valid_fullname(name: &str) -> bool {
-    name.split('.').all(valid_name)
-}
-
-/// Checks names, duplicate fields and symbols, and that a union's default matches its first
-/// branch (the specification's rule; apache-avro accepts any branch).
+/// Checks names (the simple name only, as Avro Java does), duplicate fields and symbols. A
+/// union field's default may match any branch, as Avro 1.12 and the Confluent registry allow.
 fn lint(v: &Value, _ns: Option<&str>, path: &str) -> Result<(), String> {
     match v {
         Value::Array(branches) => {
@@ -189,13 +226,9 @@ fn lint(v: &Value, _ns: Option<&str>, path: &str) -> Result<(), String> {
             let ty = map.get("type").and_then(Value::as_str).unwrap_or("");
             if matches!(ty, "record" | "error" | "enum" | "fixed") {
                 let name = map.get("name").and_then(Value::as_str).unwrap_or("");
-                if !valid_fullname(name) {
+                let simple = name.rsplit('.').next().unwrap_or(name);
+                if !valid_name(simple) {
                     return Err(format!("invalid name '{name}' at '{path}/name'"));
-                }
-                if let Some(ns) = map.get("namespace").and_then(Value::as_str) {
-                    if !ns.is_empty() && !valid_fullname(ns) {
-                        return Err(format!("invalid namespace '{ns}' at '{path}/namespace'"));
-                    }
                 }
             }
             match ty {
@@ -210,17 +243,6 @@ fn lint(v: &Value, _ns: Option<&str>, path: &str) -> Result<(), String> {
                         }
                         if !seen.insert(fname) {
                             return Err(format!("duplicate field name '{fname}' at '{fpath}'"));
-                        }
-                        if let (Some(Value::Array(branches)), Some(default)) =
-                            (f.get("type"), f.get("default"))
-                        {
-                            let first = branches.first().and_then(type_name).unwrap_or("");
-                            if (first == "null") != default.is_null() {
-                                return Err(format!(
-                                    "the default of union field '{fname}' at '{fpath}/default' \
-                                     must match the union's first type '{first}'"
-                                ));
-                            }
                         }
                         if let Some(t) = f.get("type") {
                             lint(t, _ns, &format!("{fpath}/type"))?;
@@ -262,15 +284,6 @@ fn lint(v: &Value, _ns: Option<&str>, path: &str) -> Result<(), String> {
     }
 }
 
-/// The type keyword of a schema: the string itself, or an object's `type`.
-fn type_name(v: &Value) -> Option<&str> {
-    match v {
-        Value::String(s) => Some(s),
-        Value::Object(m) => m.get("type").and_then(Value::as_str),
-        _ => None,
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Canonical and normalized text.
 
@@ -290,6 +303,19 @@ const SCHEMA_KEY_ORDER: [&str; 15] = [
     "logicalType",
     "precision",
     "scale",
+];
+/// The attributes Avro Java reserves on a schema (not kept as properties).
+const SCHEMA_RESERVED: [&str; 10] = [
+    "doc",
+    "fields",
+    "items",
+    "name",
+    "namespace",
+    "size",
+    "symbols",
+    "values",
+    "type",
+    "aliases",
 ];
 const FIELD_KEY_ORDER: [&str; 6] = ["name", "type", "doc", "default", "order", "aliases"];
 
@@ -315,10 +341,23 @@ fn to_canonical(v: &Value, ns: Option<&str>, normalize: bool) -> Value {
                 .collect(),
         ),
         Value::Object(map) => {
-            if map.len() == 1 {
-                if let Some(Value::String(t)) = map.get("type") {
-                    if PRIMITIVES.contains(&t.as_str()) {
+            if let Some(Value::String(t)) = map.get("type") {
+                if PRIMITIVES.contains(&t.as_str()) {
+                    // A primitive's reserved attributes (`name`, `doc`, `aliases`, …) mean
+                    // nothing, as Avro Java reads them: with no other property it is the bare
+                    // name; other properties (`logicalType`, custom ones) stay.
+                    let kept: Map<String, Value> = map
+                        .iter()
+                        .filter(|(k, _)| {
+                            k.as_str() == "type" || !SCHEMA_RESERVED.contains(&k.as_str())
+                        })
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    if kept.len() == 1 {
                         return Value::String(t.clone());
+                    }
+                    if kept.len() < map.len() {
+                        return to_canonical(&Value::Object(kept), ns, normalize);
                     }
                 }
             }
@@ -597,7 +636,7 @@ impl<'a> Checker<'a> {
                         "FIXED_SIZE_MISMATCH",
                         &format!("{path}/size"),
                         format!(
-                            "The size of the fixed type at path '{path}/size' is {rsize} in the {{reader}} schema and {wsize} in the {{writer}} schema"
+                            "The size of FIXED type field at path '{path}/size' in the {{reader}} schema does not match with the {{writer}} schema"
                         ),
                         format!("expected: {wsize}, found: {rsize}"),
                     );
@@ -609,9 +648,7 @@ impl<'a> Checker<'a> {
                         "TYPE_MISMATCH",
                         path,
                         format!(
-                            "The type at path '{shown}' is {} in the {{reader}} schema and {} in the {{writer}} schema, which it cannot be read as",
-                            rs.label(),
-                            ws.label()
+                            "The type (path '{shown}') of a field in the {{reader}} schema does not match with the {{writer}} schema"
                         ),
                         format!("reader type: {} not compatible with writer type: {}", rs.label(), ws.label()),
                     );
@@ -650,10 +687,7 @@ impl<'a> Checker<'a> {
             self.report(
                 "NAME_MISMATCH",
                 &format!("{path}/name"),
-                format!(
-                    "The name at path '{path}/name' is '{}' in the {{reader}} schema and '{w_full}' in the {{writer}} schema, and no alias maps one to the other",
-                    r.fullname(None)
-                ),
+                format!("The name of the schema has changed (path '{path}/name')"),
                 format!("expected: {w_full}"),
             );
         }

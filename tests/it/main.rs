@@ -11,6 +11,7 @@ mod protobuf;
 mod bad_input;
 mod compat_suites;
 mod concurrency;
+mod conformance;
 mod governance;
 mod openapi;
 mod policy;

@@ -327,7 +327,8 @@ async fn compatibility_enforced_and_tested(app: TestApp) {
         )
         .await;
     assert_eq!(ok, json!({"is_compatible": true}));
-    // No subject: latest is trivially compatible; a numbered version is not found.
+    // No subject: latest is trivially compatible; a numbered version is not found (40402,
+    // as the reference answers).
     let (s, v) = app
         .post("/compatibility/subjects/none/versions/latest", body.clone())
         .await;
@@ -336,7 +337,7 @@ async fn compatibility_enforced_and_tested(app: TestApp) {
         &app.post("/compatibility/subjects/none/versions/1", body.clone())
             .await,
         404,
-        40401,
+        40402,
     );
     assert_error(
         &app.post(
