@@ -181,28 +181,29 @@ impl Registry {
             .ok_or_else(|| RegistryError::SchemaNotFound(id.to_string()))
     }
 
-    /// The schema with a guid (as `GET /schemas/guids/{guid}` names it); 40403 when none.
-    pub async fn schema_by_guid(&self, guid: &str) -> Result<Arc<SchemaRecord>> {
-        let hex: String = guid
-            .chars()
-            .filter(|c| *c != '-')
-            .collect::<String>()
-            .to_ascii_lowercase();
+    /// The schemas with a guid (as `GET /schemas/guids/{guid}` names them), one per context
+    /// holding it, the default context first; 40403 when none.
+    pub async fn schemas_by_guid(&self, guid: &str) -> Result<Vec<Arc<SchemaRecord>>> {
+        let hex = guid.replace('-', "").to_ascii_lowercase();
         if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(RegistryError::SchemaNotFound(guid.to_owned()));
         }
         let mut session = self.store.read().await?;
-        let record = session
-            .schema_by_fingerprint_prefix(&hex)
-            .await?
-            .ok_or_else(|| RegistryError::SchemaNotFound(guid.to_owned()))?;
-        if let Some(s) = self.schemas.get(&IdKey(&record.context, record.id)) {
-            return Ok(s);
+        let found = session.schemas_by_fingerprint_prefix(&hex).await?;
+        if found.is_empty() {
+            return Err(RegistryError::SchemaNotFound(guid.to_owned()));
         }
-        let record = Arc::new(record);
-        self.schemas
-            .insert((record.context.clone(), record.id), record.clone());
-        Ok(record)
+        Ok(found
+            .into_iter()
+            .map(|record| {
+                let key = (record.context.clone(), record.id);
+                self.schemas.get(&key).unwrap_or_else(|| {
+                    let record = Arc::new(record);
+                    self.schemas.insert(key, record.clone());
+                    record
+                })
+            })
+            .collect())
     }
 
     async fn load_schema(

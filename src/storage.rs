@@ -101,12 +101,12 @@ pub trait Session: GovernanceSession + Send {
         context: &str,
         fingerprint: &str,
     ) -> StoreResult<Option<SchemaRecord>>;
-    /// The schema, in any context (the default one first), whose fingerprint starts with
-    /// `prefix` (a guid's hex digits).
-    async fn schema_by_fingerprint_prefix(
+    /// The schemas, in every context (ordered by context, then id), whose fingerprint starts
+    /// with `prefix` (a guid's hex digits).
+    async fn schemas_by_fingerprint_prefix(
         &mut self,
         prefix: &str,
-    ) -> StoreResult<Option<SchemaRecord>>;
+    ) -> StoreResult<Vec<SchemaRecord>>;
     /// Versions of `subject` whose schema has this content hash, oldest first.
     async fn versions_with_content(
         &mut self,

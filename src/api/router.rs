@@ -34,6 +34,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(schemas::raw_by_id))
         .routes(routes!(schemas::by_guid))
         .routes(routes!(schemas::raw_by_guid))
+        .routes(routes!(schemas::ids_by_guid))
         .routes(routes!(schemas::subjects_by_id))
         .routes(routes!(schemas::versions_by_id))
         .routes(routes!(subjects::list))

@@ -256,7 +256,7 @@ pub async fn by_guid(
     Path(guid): Path<String>,
     Query(p): Query<ByGuidParams>,
 ) -> ApiResult<Response> {
-    let s = st.registry.schema_by_guid(&guid).await?;
+    let s = first(st.registry.schemas_by_guid(&guid).await?);
     let mut body = SchemaString::from(s.as_ref());
     if let Some(text) = formatted(&st, &s, p.format.as_deref()).await? {
         body.schema = text;
@@ -273,11 +273,42 @@ pub async fn raw_by_guid(
     Path(guid): Path<String>,
     Query(p): Query<ByGuidParams>,
 ) -> ApiResult<impl IntoResponse> {
-    let s = st.registry.schema_by_guid(&guid).await?;
+    let s = first(st.registry.schemas_by_guid(&guid).await?);
     let text = formatted(&st, &s, p.format.as_deref()).await?;
     Ok((
         [(header::CONTENT_TYPE, SR_CONTENT_TYPE)],
         text.unwrap_or_else(|| s.schema.clone()),
+    ))
+}
+
+/// The first of a non-empty list of schemas.
+fn first(mut all: Vec<Arc<SchemaRecord>>) -> Arc<SchemaRecord> {
+    all.swap_remove(0)
+}
+
+/// A context and the id a schema has there.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ContextId {
+    pub context: String,
+    pub id: i64,
+}
+
+/// The id a guid's schema has in each context that holds it.
+#[utoipa::path(get, path = "/schemas/guids/{guid}/ids", tag = "schemas", params(("guid" = String, Path)),
+    responses((status = 200, description = "Context and id pairs", body = Vec<ContextId>),
+              (status = 404, description = "Schema not found (40403)", body = super::error::ErrorBody)))]
+pub async fn ids_by_guid(
+    State(st): State<AppState>,
+    Path(guid): Path<String>,
+) -> ApiResult<SrJson<Vec<ContextId>>> {
+    let all = st.registry.schemas_by_guid(&guid).await?;
+    Ok(SrJson(
+        all.iter()
+            .map(|s| ContextId {
+                context: s.context.clone(),
+                id: s.id,
+            })
+            .collect(),
     ))
 }
 

@@ -138,21 +138,21 @@ macro_rules! impl_session {
                 row.map(SchemaRecord::try_from).transpose()
             }
 
-            async fn schema_by_fingerprint_prefix(
+            async fn schemas_by_fingerprint_prefix(
                 &mut self,
                 prefix: &str,
-            ) -> StoreResult<Option<SchemaRecord>> {
+            ) -> StoreResult<Vec<SchemaRecord>> {
                 // Hex digits sort below 'g': [prefix, prefix + "g") is every extension.
                 let q = format!(
                     "SELECT {SCHEMA_COLUMNS} FROM schemas WHERE fingerprint >= $1 AND fingerprint < $2 \
-                     ORDER BY context, id LIMIT 1"
+                     ORDER BY context, id"
                 );
-                let row: Option<SchemaRow> = sqlx::query_as(&q)
+                let rows: Vec<SchemaRow> = sqlx::query_as(&q)
                     .bind(prefix)
                     .bind(format!("{prefix}g"))
-                    .fetch_optional(self.conn())
+                    .fetch_all(self.conn())
                     .await?;
-                row.map(SchemaRecord::try_from).transpose()
+                rows.into_iter().map(SchemaRecord::try_from).collect()
             }
 
             async fn versions_with_content(

@@ -241,6 +241,7 @@ async fn schemas_by_guid(app: TestApp) {
     let (s, r) = app.register("g", &schema).await;
     assert_eq!(s, StatusCode::OK, "{r}");
     let guid = r["guid"].as_str().unwrap().to_owned();
+    let r0_id = r["id"].clone();
     let (s, by_guid) = app.get(&format!("/schemas/guids/{guid}")).await;
     assert_eq!(s, StatusCode::OK, "{by_guid}");
     let (_, by_id) = app.get(&format!("/schemas/ids/{}", r["id"])).await;
