@@ -40,8 +40,24 @@ const COMMON_FILES: &[(&str, &str)] = &[
         include_str!("protobuf/common/confluent/type/decimal.proto"),
     ),
     (
+        "confluent/type/variant.proto",
+        include_str!("protobuf/common/confluent/type/variant.proto"),
+    ),
+    (
+        "google/type/calendar_period.proto",
+        include_str!("protobuf/common/google/type/calendar_period.proto"),
+    ),
+    (
+        "google/type/color.proto",
+        include_str!("protobuf/common/google/type/color.proto"),
+    ),
+    (
         "google/type/date.proto",
         include_str!("protobuf/common/google/type/date.proto"),
+    ),
+    (
+        "google/type/datetime.proto",
+        include_str!("protobuf/common/google/type/datetime.proto"),
     ),
     (
         "google/type/dayofweek.proto",
@@ -50,6 +66,18 @@ const COMMON_FILES: &[(&str, &str)] = &[
     (
         "google/type/decimal.proto",
         include_str!("protobuf/common/google/type/decimal.proto"),
+    ),
+    (
+        "google/type/expr.proto",
+        include_str!("protobuf/common/google/type/expr.proto"),
+    ),
+    (
+        "google/type/fraction.proto",
+        include_str!("protobuf/common/google/type/fraction.proto"),
+    ),
+    (
+        "google/type/interval.proto",
+        include_str!("protobuf/common/google/type/interval.proto"),
     ),
     (
         "google/type/latlng.proto",
@@ -62,6 +90,18 @@ const COMMON_FILES: &[(&str, &str)] = &[
     (
         "google/type/month.proto",
         include_str!("protobuf/common/google/type/month.proto"),
+    ),
+    (
+        "google/type/phone_number.proto",
+        include_str!("protobuf/common/google/type/phone_number.proto"),
+    ),
+    (
+        "google/type/postal_address.proto",
+        include_str!("protobuf/common/google/type/postal_address.proto"),
+    ),
+    (
+        "google/type/quaternion.proto",
+        include_str!("protobuf/common/google/type/quaternion.proto"),
     ),
     (
         "google/type/timeofday.proto",
@@ -220,6 +260,90 @@ impl FileResolver for SourcesResolver {
     }
 }
 
+/// Compiles `name` against `files`, the well-known and common files, and an empty stub for
+/// any other import (its name recorded in `stubbed`).
+fn compile(
+    files: Arc<HashMap<String, File>>,
+    name: &str,
+    stubbed: Arc<std::sync::Mutex<Vec<String>>>,
+) -> Result<protox::Compiler, protox::Error> {
+    let mut resolver = ChainFileResolver::new();
+    resolver.add(SourcesResolver(files));
+    resolver.add(GoogleFileResolver::new());
+    resolver.add(CommonResolver);
+    resolver.add(StubResolver(stubbed));
+    let mut compiler = protox::Compiler::with_file_resolver(resolver);
+    compiler.include_imports(true);
+    compiler.open_file(name)?;
+    Ok(compiler)
+}
+
+/// Any import not found elsewhere: an empty proto3 file.
+struct StubResolver(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl FileResolver for StubResolver {
+    fn open_file(&self, name: &str) -> Result<File, protox::Error> {
+        if let Ok(mut names) = self.0.lock() {
+            names.push(name.to_owned());
+        }
+        File::from_source(name, "syntax = \"proto3\";\n")
+    }
+}
+
+/// Removes every custom (extension) option a parsed file has not resolved yet.
+fn strip_custom_options(file: &mut prost_types::FileDescriptorProto) {
+    fn keep(list: &mut Vec<prost_types::UninterpretedOption>) {
+        list.retain(|o| !o.name.iter().any(|part| part.is_extension));
+    }
+    fn message(m: &mut prost_types::DescriptorProto) {
+        if let Some(o) = m.options.as_mut() {
+            keep(&mut o.uninterpreted_option);
+        }
+        for f in m.field.iter_mut().chain(m.extension.iter_mut()) {
+            if let Some(o) = f.options.as_mut() {
+                keep(&mut o.uninterpreted_option);
+            }
+        }
+        for o in &mut m.oneof_decl {
+            if let Some(o) = o.options.as_mut() {
+                keep(&mut o.uninterpreted_option);
+            }
+        }
+        m.enum_type.iter_mut().for_each(enumeration);
+        m.nested_type.iter_mut().for_each(message);
+    }
+    fn enumeration(e: &mut prost_types::EnumDescriptorProto) {
+        if let Some(o) = e.options.as_mut() {
+            keep(&mut o.uninterpreted_option);
+        }
+        for v in &mut e.value {
+            if let Some(o) = v.options.as_mut() {
+                keep(&mut o.uninterpreted_option);
+            }
+        }
+    }
+    if let Some(o) = file.options.as_mut() {
+        keep(&mut o.uninterpreted_option);
+    }
+    file.message_type.iter_mut().for_each(message);
+    file.enum_type.iter_mut().for_each(enumeration);
+    for f in &mut file.extension {
+        if let Some(o) = f.options.as_mut() {
+            keep(&mut o.uninterpreted_option);
+        }
+    }
+    for svc in &mut file.service {
+        if let Some(o) = svc.options.as_mut() {
+            keep(&mut o.uninterpreted_option);
+        }
+        for m in &mut svc.method {
+            if let Some(o) = m.options.as_mut() {
+                keep(&mut o.uninterpreted_option);
+            }
+        }
+    }
+}
+
 struct CommonResolver;
 
 impl FileResolver for CommonResolver {
@@ -274,15 +398,41 @@ impl Format for ProtobufFormat {
             texts,
         };
 
-        let mut resolver = ChainFileResolver::new();
-        resolver.add(SourcesResolver(files));
-        resolver.add(GoogleFileResolver::new());
-        resolver.add(CommonResolver);
-        let mut compiler = protox::Compiler::with_file_resolver(resolver);
-        compiler.include_imports(true);
-        compiler
-            .open_file(&name)
-            .map_err(|e| sources.describe(&e))?;
+        // As the reference registry validates by default, only type names must resolve: an
+        // import no reference names compiles as an empty file (a type used from it is still
+        // an error), and custom options whose extension is defined nowhere are dropped from
+        // the compiled form when they are all that stops it compiling.
+        let stubbed = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let compiler = match compile(files.clone(), &name, stubbed.clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                let stripped: HashMap<String, File> = files
+                    .iter()
+                    .map(|(n, f)| match f.source() {
+                        Some(_) => {
+                            let mut proto = f.file_descriptor_proto().clone();
+                            strip_custom_options(&mut proto);
+                            (n.clone(), File::from_file_descriptor_proto(proto))
+                        }
+                        None => (n.clone(), f.clone()),
+                    })
+                    .collect();
+                match compile(Arc::new(stripped), &name, Arc::default()) {
+                    Ok(c) => c,
+                    Err(_) => {
+                        let mut err = sources.describe(&e);
+                        let missing = stubbed.lock().map(|m| m.clone()).unwrap_or_default();
+                        if !missing.is_empty() {
+                            err.0.push_str(&format!(
+                                " (imports no reference names: {})",
+                                missing.join(", ")
+                            ));
+                        }
+                        return Err(err);
+                    }
+                }
+            }
+        };
         // Through the encoded set: source info dropped, extension options kept.
         let pool = DescriptorPool::decode(compiler.encode_file_descriptor_set().as_slice())
             .map_err(|e| InvalidSchema(format!("{name}: {e}")))?;

@@ -22,6 +22,8 @@ on_both_backends!(
     avro_union_default_of_any_branch,
     avro_namespaces_as_java_checks_them,
     avro_incompatibility_wording,
+    protobuf_builtin_imports,
+    protobuf_validation_resolves_type_names_only,
 );
 
 fn user(extra: &[Value]) -> Value {
@@ -501,4 +503,63 @@ async fn avro_incompatibility_wording(app: TestApp) {
         let messages = r["messages"].to_string();
         assert!(messages.contains(want), "{want}\nnot in {messages}");
     }
+}
+
+fn proto(text: &str) -> Value {
+    json!({"schemaType": "PROTOBUF", "schema": text})
+}
+
+async fn protobuf_builtin_imports(app: TestApp) {
+    let uses = [
+        ("google/type/color.proto", "google.type.Color"),
+        (
+            "google/type/postal_address.proto",
+            "google.type.PostalAddress",
+        ),
+        ("google/type/expr.proto", "google.type.Expr"),
+        ("google/type/fraction.proto", "google.type.Fraction"),
+        ("google/type/interval.proto", "google.type.Interval"),
+        ("google/type/phone_number.proto", "google.type.PhoneNumber"),
+        ("google/type/quaternion.proto", "google.type.Quaternion"),
+        (
+            "google/type/calendar_period.proto",
+            "google.type.CalendarPeriod",
+        ),
+        ("google/type/datetime.proto", "google.type.DateTime"),
+        ("confluent/type/variant.proto", "confluent.type.Variant"),
+    ];
+    for (i, (file, ty)) in uses.iter().enumerate() {
+        let text = format!(
+            "syntax = \"proto3\";\npackage acme;\nimport \"{file}\";\nmessage M{i} {{\n  {ty} value = 1;\n}}\n"
+        );
+        let (s, r) = app
+            .post(&format!("/subjects/b{i}/versions"), proto(&text))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{file}: {r}");
+    }
+}
+
+async fn protobuf_validation_resolves_type_names_only(app: TestApp) {
+    // An import nothing uses and no reference names, and custom options defined nowhere: the
+    // reference registry accepts both, and so does Accord.
+    for (subject, text) in [
+        ("unused", "syntax = \"proto3\";\npackage acme;\nimport \"acme/unused.proto\";\nmessage A {\n  string a = 1;\n}\n"),
+        ("opts", "syntax = \"proto3\";\npackage acme;\noption (acme.file_tag) = \"x\";\nmessage A {\n  option (acme.msg_tag) = true;\n  string a = 1 [(acme.field_tag) = 3];\n}\n"),
+    ] {
+        let (s, r) = app
+            .post(&format!("/subjects/{subject}/versions"), proto(text))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{subject}: {r}");
+        // The text is kept as sent, and reads back.
+        let (_, got) = app.get(&format!("/subjects/{subject}/versions/1")).await;
+        assert_eq!(got["schema"], text.trim());
+    }
+    // Type names must still resolve: a type from the unnamed import is an error naming it.
+    let text = "syntax = \"proto3\";\npackage acme;\nimport \"acme/money.proto\";\nmessage A {\n  acme.Money price = 1;\n}\n";
+    let got = app.post("/subjects/typed/versions", proto(text)).await;
+    assert_error(&got, 422, 42201);
+    let message = got.1["message"].as_str().unwrap();
+    assert!(message.contains("acme/money.proto"), "{message}");
+    assert!(message.contains("default.proto"), "{message}");
+    assert_error(&app.get("/subjects/typed/versions").await, 404, 40401);
 }

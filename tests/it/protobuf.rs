@@ -349,7 +349,7 @@ async fn protobuf_bad_input_stores_nothing(app: TestApp) {
         ),
         (
             proto(
-                "syntax = \"proto3\";\nimport \"acme/missing.proto\";\nmessage A {}\n",
+                "syntax = \"proto3\";\nimport \"acme/missing.proto\";\nmessage A {\n  acme.Missing m = 1;\n}\n",
                 json!([]),
             ),
             "acme/missing.proto",
