@@ -281,6 +281,22 @@ async fn schemas_by_guid(app: TestApp) {
         .await;
     assert_eq!(s, StatusCode::OK, "{got}");
     assert!(got["schema"].as_str().unwrap().contains("Other"));
+    // The same schema in two contexts: one guid, an id in each.
+    let (s, again) = app.register(":.other:g2", &schema).await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    assert_eq!(again["guid"], guid.as_str());
+    let (s, ids) = app.get(&format!("/schemas/guids/{guid}/ids")).await;
+    assert_eq!(s, StatusCode::OK, "{ids}");
+    assert_eq!(
+        ids,
+        json!([{"context": ".", "id": r0_id}, {"context": ".other", "id": again["id"]}])
+    );
+    assert_error(
+        &app.get("/schemas/guids/00000000-0000-0000-0000-000000000000/ids")
+            .await,
+        404,
+        40403,
+    );
 }
 
 async fn latest_with_metadata(app: TestApp) {
