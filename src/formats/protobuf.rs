@@ -442,7 +442,7 @@ impl Format for ProtobufFormat {
         let rendered = print::render(&file, false);
         let canonical = match (is_text, schema.trim()) {
             (true, text) => text.to_owned(),
-            (false, _) => rendered.clone(),
+            (false, _) => print::render_spaced(&file, false),
         };
         let comments = if is_text {
             comments_of(&name, schema)
@@ -476,7 +476,7 @@ impl ParsedSchema for ProtobufSchema {
     }
 
     fn normalized(&self) -> String {
-        print::render(&self.file, true)
+        print::render_spaced(&self.file, true)
     }
 
     fn render(&self, format: &str) -> Option<String> {
@@ -657,7 +657,11 @@ mod tests {
         let b64 = p.render("serialized").unwrap();
         let q = parse(&b64);
         assert_eq!(p.identity(), q.identity());
-        assert_eq!(q.canonical(), q.identity());
+        // A descriptor is shown in the reference registry's layout.
+        assert_eq!(
+            q.canonical(),
+            "syntax = \"proto3\";\npackage acme;\n\nmessage A {\n  string x = 1;\n  repeated int64 y = 2;\n  map<string, .acme.A> m = 3;\n}\n"
+        );
         // The rendered text compiles back to the same thing.
         let r = parse(&q.identity());
         assert_eq!(r.identity(), p.identity());
@@ -673,9 +677,23 @@ mod tests {
             .unwrap_err();
         assert!(e.0.starts_with("default.proto:3:"), "{e}");
         let e = ProtobufFormat
-            .parse("syntax = \"proto3\";\nimport \"nope/x.proto\";\n", &[])
+            .parse(
+                "syntax = \"proto3\";\nimport \"nope/x.proto\";\nmessage A { nope.X x = 1; }\n",
+                &[],
+            )
             .unwrap_err();
         assert!(e.0.contains("nope/x.proto"), "{e}");
+    }
+
+    #[test]
+    fn spaced_layout_parts_blocks_with_blank_lines() {
+        let text = "syntax = \"proto3\";\npackage acme;\nimport \"google/protobuf/timestamp.proto\";\noption java_package = \"com.acme\";\nmessage A {\n  reserved 9;\n  string x = 1;\n  oneof pick { int32 p = 2; string q = 3; }\n  message B { int32 y = 1; }\n  enum E { E0 = 0; }\n  google.protobuf.Timestamp t = 4;\n}\nmessage Empty {}\nenum Top { T0 = 0; T1 = 1; }\n";
+        let p = parse(text);
+        let want = "syntax = \"proto3\";\npackage acme;\n\nimport \"google/protobuf/timestamp.proto\";\n\noption java_package = \"com.acme\";\n\nmessage A {\n  reserved 9;\n\n  string x = 1;\n  .google.protobuf.Timestamp t = 4;\n\n  oneof pick {\n    int32 p = 2;\n    string q = 3;\n  }\n\n  message B {\n    int32 y = 1;\n  }\n  enum E {\n    E0 = 0;\n  }\n}\n\nmessage Empty {}\n\nenum Top {\n  T0 = 0;\n  T1 = 1;\n}\n";
+        assert_eq!(p.normalized(), want);
+        // The layout is for people: the identity stays the compact rendering.
+        assert!(!p.identity().contains("\n\n"));
+        assert_eq!(parse(want).identity(), p.identity());
     }
 
     #[test]

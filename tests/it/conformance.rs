@@ -24,6 +24,7 @@ on_both_backends!(
     avro_incompatibility_wording,
     protobuf_builtin_imports,
     protobuf_validation_resolves_type_names_only,
+    protobuf_text_layout,
 );
 
 fn user(extra: &[Value]) -> Value {
@@ -578,4 +579,40 @@ async fn protobuf_validation_resolves_type_names_only(app: TestApp) {
     assert!(message.contains("acme/money.proto"), "{message}");
     assert!(message.contains("default.proto"), "{message}");
     assert_error(&app.get("/subjects/typed/versions").await, 404, 40401);
+}
+
+async fn protobuf_text_layout(app: TestApp) {
+    let text = "syntax = \"proto3\";\npackage acme;\nimport \"google/protobuf/timestamp.proto\";\noption java_package = \"com.acme\";\nmessage Order {\n  string id = 1;\n  google.protobuf.Timestamp at = 2;\n  message Line { int64 qty = 1; }\n}\nenum State { NEW = 0; DONE = 1; }\n";
+    let spaced = "syntax = \"proto3\";\npackage acme;\n\nimport \"google/protobuf/timestamp.proto\";\n\noption java_package = \"com.acme\";\n\nmessage Order {\n  string id = 1;\n  .google.protobuf.Timestamp at = 2;\n\n  message Line {\n    int64 qty = 1;\n  }\n}\n\nenum State {\n  NEW = 0;\n  DONE = 1;\n}\n";
+    let (s, r) = app.post("/subjects/text/versions", proto(text)).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (_, serialized) = app.get("/subjects/text/versions/1?format=serialized").await;
+    // Sent (alone) as a descriptor, the schema is shown in the reference layout.
+    assert_eq!(app.delete("/subjects/text").await.0, StatusCode::OK);
+    assert_eq!(
+        app.delete("/subjects/text?permanent=true").await.0,
+        StatusCode::OK
+    );
+    let (s, r) = app
+        .post(
+            "/subjects/descriptor/versions",
+            proto(serialized["schema"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (_, got) = app.get("/subjects/descriptor/versions/1").await;
+    assert_eq!(
+        got["schema"].as_str().unwrap().trim_end(),
+        spaced.trim_end()
+    );
+    // normalize=true stores the normalized text in the same layout.
+    let (s, r) = app
+        .post("/subjects/norm/versions?normalize=true", proto(text))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (_, got) = app.get("/subjects/norm/versions/1").await;
+    assert_eq!(
+        got["schema"].as_str().unwrap().trim_end(),
+        spaced.trim_end()
+    );
 }

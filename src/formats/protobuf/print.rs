@@ -17,6 +17,22 @@ pub fn render(file: &FileDescriptor, normalize: bool) -> String {
         out: String::new(),
         normalize,
         proto3: file.syntax() == Syntax::Proto3,
+        spaced: false,
+    };
+    p.file(file);
+    p.out
+}
+
+/// The text a client is shown for a descriptor or a normalized schema, laid out as the
+/// reference registry prints it: syntax and package, then imports, options and each top-level
+/// type in blocks parted by a blank line; inside a message, reserved names, options, fields,
+/// oneofs, extension ranges and nested types each in a block of their own.
+pub fn render_spaced(file: &FileDescriptor, normalize: bool) -> String {
+    let mut p = Printer {
+        out: String::new(),
+        normalize,
+        proto3: file.syntax() == Syntax::Proto3,
+        spaced: true,
     };
     p.file(file);
     p.out
@@ -26,6 +42,9 @@ struct Printer {
     out: String,
     normalize: bool,
     proto3: bool,
+    /// The reference registry's layout ([`render_spaced`]) rather than the compact one the
+    /// identity hash is taken over (which must not change, or stored schemas lose their ids).
+    spaced: bool,
 }
 
 impl Printer {
@@ -63,21 +82,49 @@ impl Printer {
         if self.normalize {
             imports.sort();
         }
+        if self.spaced && !imports.is_empty() {
+            self.out.push('\n');
+        }
         for i in &imports {
             self.line(0, i);
         }
+        if self.spaced && !option_values(&file.options(), self.normalize).is_empty() {
+            self.out.push('\n');
+        }
         self.options(0, &file.options());
         for m in file.messages() {
+            self.blank();
             self.message(0, &m);
         }
         for e in file.enums() {
+            self.blank();
             self.enumeration(0, &e);
         }
         let extensions: Vec<_> = file.extensions().collect();
+        if !extensions.is_empty() {
+            self.blank();
+        }
         self.extensions(0, &extensions);
         for s in file.services() {
+            self.blank();
             self.service(&s);
         }
+    }
+
+    /// A blank line, in the spaced layout.
+    fn blank(&mut self) {
+        if self.spaced {
+            self.out.push('\n');
+        }
+    }
+
+    /// Opens a block inside a braced declaration: a blank line before every block but the
+    /// first, in the spaced layout.
+    fn block(&mut self, first: &mut bool) {
+        if !*first {
+            self.blank();
+        }
+        *first = false;
     }
 
     /// `option name = value;` lines for every option set.
@@ -98,6 +145,9 @@ impl Printer {
     }
 
     fn message(&mut self, depth: usize, m: &MessageDescriptor) {
+        if self.spaced {
+            return self.message_spaced(depth, m);
+        }
         self.line(depth, &format!("message {} {{", m.name()));
         let inner = depth + 1;
         self.options(inner, &m.options());
@@ -240,6 +290,9 @@ impl Printer {
     }
 
     fn enumeration(&mut self, depth: usize, e: &EnumDescriptor) {
+        if self.spaced {
+            return self.enumeration_spaced(depth, e);
+        }
         self.line(depth, &format!("enum {} {{", e.name()));
         let inner = depth + 1;
         self.options(inner, &e.options());
@@ -258,21 +311,146 @@ impl Printer {
             reserved.sort_by_key(|r| *r.start());
         }
         if !reserved.is_empty() {
-            let list: Vec<String> = reserved
-                .iter()
-                .map(|r| {
-                    if r.start() == r.end() {
-                        r.start().to_string()
-                    } else if *r.end() == i32::MAX {
-                        format!("{} to max", r.start())
-                    } else {
-                        format!("{} to {}", r.start(), r.end())
-                    }
-                })
-                .collect();
+            let list: Vec<String> = reserved.iter().map(enum_range).collect();
             self.line(inner, &format!("reserved {};", list.join(", ")));
         }
         self.reserved_names(inner, e.reserved_names().collect());
+        self.line(depth, "}");
+    }
+
+    /// A message in the spaced layout: its blocks in the reference registry's order.
+    fn message_spaced(&mut self, depth: usize, m: &MessageDescriptor) {
+        let inner = depth + 1;
+        let mut reserved: Vec<_> = m.reserved_ranges().collect();
+        if self.normalize {
+            reserved.sort_by_key(|r| r.start);
+        }
+        let names: Vec<&str> = m.reserved_names().collect();
+        let options = option_values(&m.options(), self.normalize);
+        let mut fields: Vec<FieldDescriptor> = m
+            .fields()
+            .filter(|f| f.containing_oneof().filter(|o| !o.is_synthetic()).is_none())
+            .collect();
+        let mut oneofs: Vec<_> = m.oneofs().filter(|o| !o.is_synthetic()).collect();
+        if self.normalize {
+            fields.sort_by_key(|f| f.number());
+            oneofs.sort_by_key(|o| o.fields().map(|f| f.number()).min().unwrap_or(0));
+        }
+        let mut ranges: Vec<_> = m.extension_ranges().collect();
+        if self.normalize {
+            ranges.sort_by_key(|r| r.start);
+        }
+        let children: Vec<_> = m.child_messages().filter(|c| !c.is_map_entry()).collect();
+        let enums: Vec<_> = m.child_enums().collect();
+        let extensions: Vec<_> = m.child_extensions().collect();
+        let empty = reserved.is_empty()
+            && names.is_empty()
+            && options.is_empty()
+            && fields.is_empty()
+            && oneofs.is_empty()
+            && ranges.is_empty()
+            && children.is_empty()
+            && enums.is_empty()
+            && extensions.is_empty();
+        if empty {
+            self.line(depth, &format!("message {} {{}}", m.name()));
+            return;
+        }
+        self.line(depth, &format!("message {} {{", m.name()));
+        let mut first = true;
+        if !reserved.is_empty() || !names.is_empty() {
+            self.block(&mut first);
+            if !reserved.is_empty() {
+                let list: Vec<String> =
+                    reserved.iter().map(|r| range(r.start, r.end - 1)).collect();
+                self.line(inner, &format!("reserved {};", list.join(", ")));
+            }
+            self.reserved_names(inner, names);
+        }
+        if !options.is_empty() {
+            self.block(&mut first);
+            self.options(inner, &m.options());
+        }
+        if !fields.is_empty() {
+            self.block(&mut first);
+            for f in &fields {
+                let text = self.field(f, false);
+                self.line(inner, &text);
+            }
+        }
+        if !oneofs.is_empty() {
+            self.block(&mut first);
+            for o in &oneofs {
+                self.line(inner, &format!("oneof {} {{", o.name()));
+                self.options(inner + 1, &o.options());
+                let mut members: Vec<FieldDescriptor> = o.fields().collect();
+                if self.normalize {
+                    members.sort_by_key(|f| f.number());
+                }
+                for member in &members {
+                    let text = self.field(member, true);
+                    self.line(inner + 1, &text);
+                }
+                self.line(inner, "}");
+            }
+        }
+        if !ranges.is_empty() {
+            self.block(&mut first);
+            for r in ranges {
+                self.line(inner, &format!("extensions {};", range(r.start, r.end - 1)));
+            }
+        }
+        if !children.is_empty() || !enums.is_empty() {
+            self.block(&mut first);
+            for child in &children {
+                self.message(inner, child);
+            }
+            for e in &enums {
+                self.enumeration(inner, e);
+            }
+        }
+        if !extensions.is_empty() {
+            self.block(&mut first);
+            self.extensions(inner, &extensions);
+        }
+        self.line(depth, "}");
+    }
+
+    /// An enum in the spaced layout: reserved names, options, then the values.
+    fn enumeration_spaced(&mut self, depth: usize, e: &EnumDescriptor) {
+        let inner = depth + 1;
+        self.line(depth, &format!("enum {} {{", e.name()));
+        let mut first = true;
+        let mut reserved: Vec<_> = e.reserved_ranges().collect();
+        if self.normalize {
+            reserved.sort_by_key(|r| *r.start());
+        }
+        let names: Vec<&str> = e.reserved_names().collect();
+        if !reserved.is_empty() || !names.is_empty() {
+            self.block(&mut first);
+            if !reserved.is_empty() {
+                let list: Vec<String> = reserved.iter().map(enum_range).collect();
+                self.line(inner, &format!("reserved {};", list.join(", ")));
+            }
+            self.reserved_names(inner, names);
+        }
+        if !option_values(&e.options(), self.normalize).is_empty() {
+            self.block(&mut first);
+            self.options(inner, &e.options());
+        }
+        let mut values: Vec<_> = e.values().collect();
+        if self.normalize {
+            values.sort_by_key(|v| v.number());
+        }
+        if !values.is_empty() {
+            self.block(&mut first);
+        }
+        for v in values {
+            let mut text = format!("{} = {}", v.name(), v.number());
+            text.push_str(&bracketed(option_values(&v.options(), self.normalize)));
+            text.push(';');
+            self.line(inner, &text);
+        }
         self.line(depth, "}");
     }
 
@@ -301,6 +479,17 @@ impl Printer {
             }
         }
         self.line(0, "}");
+    }
+}
+
+/// An enum's reserved range: `3`, `3 to 5` or `3 to max` (enum ranges are inclusive).
+fn enum_range(r: &std::ops::RangeInclusive<i32>) -> String {
+    if r.start() == r.end() {
+        r.start().to_string()
+    } else if *r.end() == i32::MAX {
+        format!("{} to max", r.start())
+    } else {
+        format!("{} to {}", r.start(), r.end())
     }
 }
 
