@@ -839,7 +839,7 @@ mod tests {
             r#"{"type":"record","name":"1R","fields":[]}"#,
             r#"{"type":"record","name":"R","fields":[{"name":"a-b","type":"int"}]}"#,
             r#"{"type":"enum","name":"E","symbols":["A","A"]}"#,
-            r#"{"type":"record","name":"R","fields":[{"name":"a","type":["null","string"],"default":"x"}]}"#,
+            r#"{"type":"record","name":"R","fields":[{"name":"a","type":["null","string"],"default":5}]}"#,
             r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int","default":"x"}]}"#,
             r#"{"type":"record","name":"R","fields":[{"name":"a","type":"Missing"}]}"#,
             r#"{"type":"nope"}"#,
