@@ -81,6 +81,13 @@ pub trait ParsedSchema: Send + Sync + std::fmt::Debug + 'static {
     fn normalized(&self) -> String;
     /// What breaks when `self` reads data written with `writer` (of the same type).
     fn read_incompatibilities(&self, writer: &dyn ParsedSchema) -> Vec<Incompatibility>;
+
+    /// The field names a `confluent:reserved` metadata property is checked against: an Avro
+    /// record's fields, a JSON schema's top-level properties, the fields of every Protobuf
+    /// message.
+    fn field_names(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Checks one encoded datum (without the Confluent framing) against this schema: it must
     /// decode completely, with nothing left over. The proxy calls this per message. Protobuf
     /// payloads start with the Confluent message-index path.

@@ -90,6 +90,13 @@ impl ParsedSchema for AvroSchema {
         to_canonical(&self.json, None, true).to_string()
     }
 
+    fn field_names(&self) -> Vec<String> {
+        match &self.schema {
+            Schema::Record(r) => r.fields.iter().map(|f| f.name.clone()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     fn read_incompatibilities(&self, writer: &dyn ParsedSchema) -> Vec<Incompatibility> {
         let Some(writer) = writer.as_any().downcast_ref::<AvroSchema>() else {
             return vec![Incompatibility {

@@ -192,6 +192,14 @@ impl ParsedSchema for JsonSchema {
         sorted(&self.value).to_string()
     }
 
+    fn field_names(&self) -> Vec<String> {
+        self.value
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     fn read_incompatibilities(&self, writer: &dyn ParsedSchema) -> Vec<Incompatibility> {
         let Some(writer) = writer.as_any().downcast_ref::<JsonSchema>() else {
             return vec![Incompatibility {

@@ -489,6 +489,22 @@ impl ParsedSchema for ProtobufSchema {
         }
     }
 
+    fn field_names(&self) -> Vec<String> {
+        fn walk(m: &MessageDescriptor, out: &mut Vec<String>) {
+            out.extend(m.fields().map(|f| f.name().to_owned()));
+            for child in m.child_messages().filter(|c| !c.is_map_entry()) {
+                walk(&child, out);
+            }
+        }
+        let mut out = Vec::new();
+        for m in self.file.messages() {
+            walk(&m, &mut out);
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     fn read_incompatibilities(&self, writer: &dyn ParsedSchema) -> Vec<Incompatibility> {
         let Some(writer) = writer.as_any().downcast_ref::<ProtobufSchema>() else {
             return vec![Incompatibility {

@@ -179,7 +179,7 @@ impl Registry {
                 against.push(v);
             }
             let messages = self
-                .check_against(s, level, parsed.as_ref(), &against)
+                .check_against(s, level, (parsed.as_ref(), metadata.as_ref()), &against)
                 .await?;
             if !messages.is_empty() {
                 return Err(RegistryError::Incompatible {
@@ -356,8 +356,17 @@ impl Registry {
         let level = config
             .compatibility_level
             .unwrap_or(self.settings.default_compatibility);
+        // The metadata the schema would be registered with: its own, else the latest version's.
+        let latest_metadata = match against.last() {
+            Some(v) => self
+                .load_schema(s, &v.subject.context, v.schema_id)
+                .await?
+                .and_then(|r| r.metadata.clone()),
+            None => None,
+        };
+        let metadata = input.metadata.clone().or(latest_metadata);
         let messages = self
-            .check_against(s, level, parsed.as_ref(), &against)
+            .check_against(s, level, (parsed.as_ref(), metadata.as_ref()), &against)
             .await?;
         Ok((messages.is_empty(), if verbose { messages } else { vec![] }))
     }
@@ -368,23 +377,28 @@ impl Registry {
         &self,
         s: &mut dyn Session,
         level: crate::types::CompatibilityLevel,
-        new: &dyn ParsedSchema,
+        new: (&dyn ParsedSchema, Option<&Value>),
         versions: &[&VersionRecord],
     ) -> Result<Vec<String>> {
-        let mut parsed: Vec<(i32, Arc<dyn ParsedSchema>)> = Vec::new();
+        let mut parsed: Vec<(i32, Arc<dyn ParsedSchema>, Option<Value>)> = Vec::new();
         for v in versions {
             if let Some(p) = self.parsed_version(s, v).await? {
-                parsed.push((v.version, p));
+                let metadata = self
+                    .load_schema(s, &v.subject.context, v.schema_id)
+                    .await?
+                    .and_then(|r| r.metadata.clone());
+                parsed.push((v.version, p, metadata));
             }
         }
         let previous: Vec<Previous> = parsed
             .iter()
-            .map(|(version, schema)| Previous {
+            .map(|(version, schema, metadata)| Previous {
                 version: *version,
                 schema: schema.as_ref(),
+                metadata: metadata.as_ref(),
             })
             .collect();
-        Ok(compat::check(level, new, &previous))
+        Ok(compat::check_with_metadata(level, new.0, new.1, &previous))
     }
 
     /// `DELETE /subjects/{subject}/versions/{version}`.

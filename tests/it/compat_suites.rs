@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use accord::compat::{check, Previous};
+use accord::compat::{check_with_metadata, Previous};
 use accord::formats::avro::AvroFormat;
 use accord::formats::json::JsonFormat;
 use accord::formats::protobuf::ProtobufFormat;
@@ -59,15 +59,31 @@ fn verdict(
     new: &dyn ParsedSchema,
     history: &[Arc<dyn ParsedSchema>],
 ) -> Vec<String> {
+    verdict_with(level, (new, None), history, None)
+}
+
+/// A verdict with metadata (a case's `old_metadata` / `new_metadata`) on both sides.
+fn verdict_with(
+    level: CompatibilityLevel,
+    new: (&dyn ParsedSchema, Option<&Value>),
+    history: &[Arc<dyn ParsedSchema>],
+    old_metadata: Option<&Value>,
+) -> Vec<String> {
     let previous: Vec<Previous> = history
         .iter()
         .enumerate()
         .map(|(i, s)| Previous {
             version: i as i32 + 1,
             schema: s.as_ref(),
+            metadata: old_metadata,
         })
         .collect();
-    check(level, new, &previous)
+    check_with_metadata(level, new.0, new.1, &previous)
+}
+
+/// A case's metadata, when it gives one.
+fn meta(v: &Value) -> Option<&Value> {
+    (!v.is_null()).then_some(v)
 }
 
 #[test]
@@ -133,7 +149,12 @@ fn run(format: &dyn Format, data: &str, at_least: usize) {
             let Some(expected) = expected else {
                 continue;
             };
-            let messages = verdict(level, new.as_ref(), std::slice::from_ref(&old));
+            let messages = verdict_with(
+                level,
+                (new.as_ref(), meta(&case["new_metadata"])),
+                std::slice::from_ref(&old),
+                meta(&case["old_metadata"]),
+            );
             if messages.is_empty() != expected {
                 failures.push(format!(
                     "{name} @ {}: expected {expected}, got {messages:?}",
@@ -154,7 +175,12 @@ fn run(format: &dyn Format, data: &str, at_least: usize) {
                 ));
                 continue;
             };
-            let messages = verdict(level, new.as_ref(), std::slice::from_ref(&old));
+            let messages = verdict_with(
+                level,
+                (new.as_ref(), meta(&case["new_metadata"])),
+                std::slice::from_ref(&old),
+                meta(&case["old_metadata"]),
+            );
             let quoted = format!("'{path}'");
             if !messages.iter().any(|m| m.contains(&quoted)) {
                 failures.push(format!(

@@ -25,6 +25,7 @@ on_both_backends!(
     protobuf_builtin_imports,
     protobuf_validation_resolves_type_names_only,
     protobuf_text_layout,
+    reserved_fields_in_metadata,
 );
 
 fn user(extra: &[Value]) -> Value {
@@ -615,4 +616,58 @@ async fn protobuf_text_layout(app: TestApp) {
         got["schema"].as_str().unwrap().trim_end(),
         spaced.trim_end()
     );
+}
+
+async fn reserved_fields_in_metadata(app: TestApp) {
+    let reserved = |names: &str| json!({"properties": {"confluent:reserved": names}});
+    let send = |schema: Value, metadata: Value| json!({"schema": schema.to_string(), "metadata": metadata});
+    let (s, r) = app
+        .post(
+            "/subjects/r/versions",
+            send(user(&[]), reserved("status, cost")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let with_status = user(&[json!({"name": "status", "type": "string", "default": ""})]);
+    // A field named like a reserved one is refused.
+    let got = app
+        .post(
+            "/subjects/r/versions",
+            send(with_status.clone(), reserved("status,cost")),
+        )
+        .await;
+    assert_error(&got, 409, 40901);
+    assert!(
+        got.1["message"]
+            .as_str()
+            .unwrap()
+            .contains("FIELD_CONFLICTS_WITH_RESERVED_FIELD"),
+        "{}",
+        got.1
+    );
+    // So is dropping a reservation.
+    let got = app
+        .post("/subjects/r/versions", send(user(&[]), reserved("cost")))
+        .await;
+    assert_error(&got, 409, 40901);
+    assert!(got.1["message"]
+        .as_str()
+        .unwrap()
+        .contains("RESERVED_FIELD_REMOVED"));
+    // The compatibility endpoint says the same, and inherits the latest metadata when the
+    // request gives none.
+    let (_, r) = app
+        .post(
+            "/compatibility/subjects/r/versions/latest?verbose=true",
+            json!({"schema": with_status.to_string()}),
+        )
+        .await;
+    assert_eq!(r["is_compatible"], false, "{r}");
+    // A field nobody reserved is fine.
+    let other = user(&[json!({"name": "note", "type": "string", "default": ""})]);
+    let (s, r) = app
+        .post("/subjects/r/versions", send(other, reserved("cost,status")))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(app.get("/subjects/r/versions").await.1, json!([1, 2]));
 }

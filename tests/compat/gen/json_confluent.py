@@ -12,6 +12,8 @@ Tables (as of the reference registry's 8.x line):
 - diff-schema-examples-2020-12.json (101 cases)
 - diff-combined-schema-examples.json (25 cases)
 - diff-combined-schema-examples-2020-12.json (18 cases)
+- the `confluent:reserved` metadata cases of diff-schema-examples.json (6 cases, with
+  `old_metadata` / `new_metadata`)
 """
 
 D2020 = "https://json-schema.org/draft/2020-12/schema"
@@ -327,6 +329,32 @@ def stamp(v, draft):
     return v
 
 
+def reserved(names):
+    return {"properties": {"confluent:reserved": names}}
+
+
+def reserved_rows():
+    """The reference table's cases for `confluent:reserved` metadata: (description, original,
+    update, compatible, path, original metadata, update metadata)."""
+    closed = props({"foo": S}, additionalProperties=False)
+    return [
+        ("Detect reserved property removed", closed, closed, False, "status", reserved("status"),
+         reserved("")),
+        ("Detect property conflict with reserved property", closed,
+         props({"foo": S, "cost": S, "status": S}, additionalProperties=False), False, "#/properties/cost",
+         reserved("cost,status"), reserved("cost,status")),
+        ("Detect reserved property removed and property conflict with reserved property", closed,
+         props({"foo": S, "status": S}, additionalProperties=False), False, "cost", reserved("cost,status"),
+         reserved("status")),
+        ("Allow addition of un-reserved property", closed, props({"foo": S, "bar": S}, additionalProperties=False),
+         True, None, reserved("cost,status"), reserved("cost,status")),
+        ("Add new reserved fields with conflict", closed, props({"foo": S, "status": S}, additionalProperties=False),
+         False, "#/properties/status", None, reserved("cost,status")),
+        ("Update reserved fields with null metadata", closed,
+         props({"foo": S, "status": S}, additionalProperties=False), False, "cost", reserved("cost,status"), None),
+    ]
+
+
 def confluent_cases():
     tables = [
         ("diff-schema-examples.json", draft7_rows(), None),
@@ -345,4 +373,14 @@ def confluent_cases():
             if not ok:
                 c["backward_path"] = row[4]
             cases.append(c)
+    for n, (desc, o, u, ok, path, om, um) in enumerate(reserved_rows(), start=1):
+        c = {"name": f"confluent diff-schema-examples.json reserved #{n}: {desc}", "old": o, "new": u,
+             "backward": ok, "forward": None}
+        if not ok:
+            c["backward_path"] = path
+        if om is not None:
+            c["old_metadata"] = om
+        if um is not None:
+            c["new_metadata"] = um
+        cases.append(c)
     return cases

@@ -6,8 +6,7 @@ original wrote: our `backward`). Every case is here in table order, named
 `confluent diff-schema-examples.json #<n>: <the table's description>`; a failing case names the
 path of the table's first incompatible change. Cases that import a file carry it as
 `old_refs` / `new_refs` (reference name → text). The six cases about `confluent:reserved`
-metadata are numbered but checked in `tests/it/protobuf.rs` instead, since they need a subject's
-metadata rather than two schemas.
+metadata carry it as `old_metadata` / `new_metadata`.
 """
 
 P3 = 'syntax = "proto3";\n'
@@ -38,18 +37,31 @@ def importing(file, type_name):
 D = ".io.confluent.cloud.demo.domain"
 GH_LOCAL = P3 + "message TestMessage {\n    GoogleHome test_string = 1;\n    }\nmessage GoogleHome {\n  int32 deviceID = 1;\n  bool enabled = 2;\n}"
 
-RESERVED = "checked in tests/it/protobuf.rs (subject metadata)"
+
+
+def reserved(names):
+    return {"properties": {"confluent:reserved": names}}
+
+
+def tm_foo_with(fields):
+    return (P3 + "package foo;\n\nmessage TestMessage {\n  string test_string = 1;\n  .foo.TestMessage.Status test_int = 2;\n"
+            + fields + "\n  message Status {\n    string test_string = 1;\n  }\n}\n")
 
 
 def rows():
     """(description, original, update, compatible, path, original refs, update refs)."""
     return [
-        ("Add new reserved fields with conflict", RESERVED),
-        ("Update with null metadata", RESERVED),
-        ("Detect reserved property removed", RESERVED),
-        ("Detect property conflict with reserved property", RESERVED),
-        ("Detect reserved property removed and property conflict with reserved property", RESERVED),
-        ("Allow addition of un-reserved property", RESERVED),
+        ("Add new reserved fields with conflict", TM_FOO, TM_FOO, False, "test_string", None,
+         reserved("test_string")),
+        ("Update with null metadata", TM_FOO, TM_FOO, False, "status", reserved("status"), None),
+        ("Detect reserved property removed", TM_FOO, TM_FOO, False, "status", reserved("status"), reserved("")),
+        ("Detect property conflict with reserved property", TM_FOO,
+         tm_foo_with("  int32 cost = 3;\n  string status = 4;\n"), False, "cost", reserved("cost,status"),
+         reserved("cost,status")),
+        ("Detect reserved property removed and property conflict with reserved property", TM_FOO,
+         tm_foo_with("  string status = 3;\n"), False, "cost", reserved("cost,status"), reserved("status")),
+        ("Allow addition of un-reserved property", TM_FOO, tm_foo_with("  float test_float = 3;\n"), True, None,
+         reserved("cost,status"), reserved("cost,status")),
         ("Detect package change", TM_FOO, TM_FOO.replace("foo", "bar"), True),
         ("Detect change to name qualification",
          tm("    string test_string = 1;\n    Status test_int = 2;\n" + STATUS),
@@ -175,14 +187,18 @@ def rows():
 def confluent_cases():
     cases = []
     for n, row in enumerate(rows(), start=1):
-        if len(row) == 2:
-            continue
         desc, o, u, ok = row[:4]
         c = {"name": f"confluent diff-schema-examples.json #{n}: {desc}", "old": o, "new": u,
              "backward": ok, "forward": None}
         if not ok:
             c["backward_path"] = row[4]
-        if len(row) > 5:
+        if n <= 6:
+            # The reserved-field cases: metadata on either side.
+            if row[5] is not None:
+                c["old_metadata"] = row[5]
+            if row[6] is not None:
+                c["new_metadata"] = row[6]
+        elif len(row) > 5:
             c["old_refs"], c["new_refs"] = row[5], row[6]
         cases.append(c)
     return cases
