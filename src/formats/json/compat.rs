@@ -772,18 +772,14 @@ impl Diff {
                 .cloned()
                 .unwrap_or_default()
         };
-        let (o, u) = (values(om), values(um));
-        let all_in = |a: &[Value], b: &[Value]| a.iter().all(|x| b.contains(x));
-        if all_in(&o, &u) && all_in(&u, &o) {
+        let Some(change) = set_change(&values(om), &values(um)) else {
             return;
-        }
-        let kind = if all_in(&o, &u) {
-            "ENUM_ARRAY_EXTENDED"
-        } else if all_in(&u, &o) {
-            "ENUM_ARRAY_NARROWED"
-        } else {
-            "ENUM_ARRAY_CHANGED"
         };
+        let kind = [
+            "ENUM_ARRAY_EXTENDED",
+            "ENUM_ARRAY_NARROWED",
+            "ENUM_ARRAY_CHANGED",
+        ][change];
         self.push_at(kind, path, "enum");
     }
 
@@ -837,42 +833,13 @@ impl Diff {
             match (op.get(name), up.get(name)) {
                 (Some(o), Some(u)) => self.compare(os, o, us, u, &at),
                 (Some(o), None) => {
-                    if u_open {
-                        self.push("PROPERTY_REMOVED_FROM_OPEN_CONTENT_MODEL", &at);
-                    } else if let Some(cover) = cover(um, name, uextra, us) {
-                        let (found, ok) = self.sub(os, o, us, cover, &at);
-                        self.found.extend(found);
-                        let kind = if ok {
-                            "PROPERTY_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
-                        } else {
-                            "PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
-                        };
-                        self.push(kind, &at);
-                    } else if is_false(os, o) {
-                        self.push("PROPERTY_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL", &at);
-                    } else {
-                        self.push("PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL", &at);
-                    }
+                    let cover = cover(um, name, uextra, us);
+                    self.member_removed(&PROPERTIES, (os, o), (us, u_open, cover), &at);
                 }
                 (None, Some(u)) => {
-                    if o_open {
-                        let kind = if is_empty(us, u) {
-                            "PROPERTY_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL"
-                        } else {
-                            "PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL"
-                        };
-                        self.push(kind, &at);
+                    let cover = cover(om, name, oextra, os);
+                    if self.member_added(&PROPERTIES, (os, o_open, cover), (us, u), &at) {
                         continue;
-                    }
-                    if let Some(cover) = cover(om, name, oextra, os) {
-                        let (found, ok) = self.sub(os, cover, us, u, &at);
-                        self.found.extend(found);
-                        let kind = if ok {
-                            "PROPERTY_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
-                        } else {
-                            "PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
-                        };
-                        self.push(kind, &at);
                     }
                     let kind = match (ureq.contains(name), has_default(u)) {
                         (false, _) => "OPTIONAL_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL",
@@ -896,6 +863,66 @@ impl Diff {
         );
         self.bound(om, um, path, "maxProperties", "MAX_PROPERTIES");
         self.bound(om, um, path, "minProperties", "MIN_PROPERTIES");
+    }
+
+    /// A member (property or tuple item) of the writer's schema the reader does not list: fine
+    /// in an open model, or where the reader's partially open model covers it, or where the
+    /// writer's schema for it was `false`.
+    fn member_removed(
+        &mut self,
+        k: &Members,
+        (os, o): (Side, &Value),
+        (us, open, cover): (Side, bool, Option<&Value>),
+        at: &str,
+    ) {
+        if open {
+            self.push(k.removed_open, at);
+        } else if let Some(cover) = cover {
+            let (found, ok) = self.sub(os, o, us, cover, at);
+            self.found.extend(found);
+            let kind = if ok {
+                k.removed_covered
+            } else {
+                k.removed_not_covered
+            };
+            self.push(kind, at);
+        } else if is_false(os, o) {
+            self.push(k.removed_false, at);
+        } else {
+            self.push(k.removed_closed, at);
+        }
+    }
+
+    /// A member the reader lists and the writer did not: in an open writer model it may have
+    /// been written with any value (true: nothing more to say); in a partially open one, what
+    /// covered it must be readable.
+    fn member_added(
+        &mut self,
+        k: &Members,
+        (os, open, cover): (Side, bool, Option<&Value>),
+        (us, u): (Side, &Value),
+        at: &str,
+    ) -> bool {
+        if open {
+            let kind = if is_empty(us, u) {
+                k.added_empty_open
+            } else {
+                k.added_open
+            };
+            self.push(kind, at);
+            return true;
+        }
+        if let Some(cover) = cover {
+            let (found, ok) = self.sub(os, cover, us, u, at);
+            self.found.extend(found);
+            let kind = if ok {
+                k.added_covered
+            } else {
+                k.added_not_covered
+            };
+            self.push(kind, at);
+        }
+        false
     }
 
     /// `dependencies` (and 2019-09's `dependentRequired` / `dependentSchemas`), all reported
@@ -935,18 +962,14 @@ impl Diff {
                 (Some(_), None) => self.push("DEPENDENCY_ARRAY_REMOVED", &at),
                 (None, Some(_)) => self.push("DEPENDENCY_ARRAY_ADDED", &at),
                 (Some(o), Some(u)) => {
-                    let all_in = |a: &[Value], b: &[Value]| a.iter().all(|x| b.contains(x));
-                    if all_in(&o, &u) && all_in(&u, &o) {
-                        continue;
+                    if let Some(change) = set_change(&o, &u) {
+                        let kinds = [
+                            "DEPENDENCY_ARRAY_EXTENDED",
+                            "DEPENDENCY_ARRAY_NARROWED",
+                            "DEPENDENCY_ARRAY_CHANGED",
+                        ];
+                        self.push(kinds[change], &at);
                     }
-                    let kind = if all_in(&o, &u) {
-                        "DEPENDENCY_ARRAY_EXTENDED"
-                    } else if all_in(&u, &o) {
-                        "DEPENDENCY_ARRAY_NARROWED"
-                    } else {
-                        "DEPENDENCY_ARRAY_CHANGED"
-                    };
-                    self.push(kind, &at);
                 }
                 (None, None) => {}
             }
@@ -1042,41 +1065,13 @@ impl Diff {
             match (otuple.get(i), utuple.get(i)) {
                 (Some(o), Some(u)) => self.compare(os, o, us, u, &at),
                 (Some(o), None) => {
-                    if u_open {
-                        self.push("ITEM_REMOVED_FROM_OPEN_CONTENT_MODEL", &at);
-                    } else if let Some(cover) = uextra.partial(us) {
-                        let (found, ok) = self.sub(os, o, us, cover, &at);
-                        self.found.extend(found);
-                        let kind = if ok {
-                            "ITEM_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
-                        } else {
-                            "ITEM_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
-                        };
-                        self.push(kind, &at);
-                    } else if is_false(os, o) {
-                        self.push("ITEM_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL", &at);
-                    } else {
-                        self.push("ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL", &at);
-                    }
+                    let cover = uextra.partial(us);
+                    self.member_removed(&ITEMS, (os, o), (us, u_open, cover), &at);
                 }
                 (None, Some(u)) => {
-                    if o_open {
-                        let kind = if is_empty(us, u) {
-                            "ITEM_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL"
-                        } else {
-                            "ITEM_ADDED_TO_OPEN_CONTENT_MODEL"
-                        };
-                        self.push(kind, &at);
-                    } else if let Some(cover) = oextra.partial(os) {
-                        let (found, ok) = self.sub(os, cover, us, u, &at);
-                        self.found.extend(found);
-                        let kind = if ok {
-                            "ITEM_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
-                        } else {
-                            "ITEM_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
-                        };
-                        self.push(kind, &at);
-                    } else {
+                    let cover = oextra.partial(os);
+                    let open = self.member_added(&ITEMS, (os, o_open, cover), (us, u), &at);
+                    if !open && cover.is_none() {
                         self.push("ITEM_ADDED_TO_CLOSED_CONTENT_MODEL", &at);
                     }
                 }
@@ -1102,6 +1097,56 @@ impl Diff {
         self.bound(om, um, path, "minContains", "MIN_CONTAINS");
     }
 }
+
+/// How a set of values (an `enum`, a dependency list) changed: `None` when it did not, else
+/// 0 when the update has every original value (extended), 1 when the original has every update
+/// value (narrowed), 2 otherwise (changed).
+fn set_change(o: &[Value], u: &[Value]) -> Option<usize> {
+    let all_in = |a: &[Value], b: &[Value]| a.iter().all(|x| b.contains(x));
+    match (all_in(o, u), all_in(u, o)) {
+        (true, true) => None,
+        (true, false) => Some(0),
+        (false, true) => Some(1),
+        (false, false) => Some(2),
+    }
+}
+
+/// The kinds of difference for one family of members.
+struct Members {
+    removed_open: &'static str,
+    removed_covered: &'static str,
+    removed_not_covered: &'static str,
+    removed_false: &'static str,
+    removed_closed: &'static str,
+    added_empty_open: &'static str,
+    added_open: &'static str,
+    added_covered: &'static str,
+    added_not_covered: &'static str,
+}
+
+const PROPERTIES: Members = Members {
+    removed_open: "PROPERTY_REMOVED_FROM_OPEN_CONTENT_MODEL",
+    removed_covered: "PROPERTY_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
+    removed_not_covered: "PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
+    removed_false: "PROPERTY_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL",
+    removed_closed: "PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL",
+    added_empty_open: "PROPERTY_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL",
+    added_open: "PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL",
+    added_covered: "PROPERTY_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
+    added_not_covered: "PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
+};
+
+const ITEMS: Members = Members {
+    removed_open: "ITEM_REMOVED_FROM_OPEN_CONTENT_MODEL",
+    removed_covered: "ITEM_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
+    removed_not_covered: "ITEM_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
+    removed_false: "ITEM_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL",
+    removed_closed: "ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL",
+    added_empty_open: "ITEM_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL",
+    added_open: "ITEM_ADDED_TO_OPEN_CONTENT_MODEL",
+    added_covered: "ITEM_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
+    added_not_covered: "ITEM_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
+};
 
 /// The schema a property not listed falls under: the first matching pattern property, else
 /// the schema of additional (or unevaluated) properties.

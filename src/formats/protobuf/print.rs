@@ -163,17 +163,7 @@ impl Printer {
                         continue;
                     }
                     printed_oneofs.push(o.name().to_owned());
-                    self.line(inner, &format!("oneof {} {{", o.name()));
-                    self.options(inner + 1, &o.options());
-                    let mut members: Vec<FieldDescriptor> = o.fields().collect();
-                    if self.normalize {
-                        members.sort_by_key(|f| f.number());
-                    }
-                    for member in &members {
-                        let text = self.field(member, true);
-                        self.line(inner + 1, &text);
-                    }
-                    self.line(inner, "}");
+                    self.oneof(inner, &o);
                 }
                 None => {
                     let text = self.field(f, false);
@@ -205,6 +195,20 @@ impl Printer {
             self.line(inner, &format!("reserved {};", list.join(", ")));
         }
         self.reserved_names(inner, m.reserved_names().collect());
+        self.line(depth, "}");
+    }
+
+    fn oneof(&mut self, depth: usize, o: &prost_reflect::OneofDescriptor) {
+        self.line(depth, &format!("oneof {} {{", o.name()));
+        self.options(depth + 1, &o.options());
+        let mut members: Vec<FieldDescriptor> = o.fields().collect();
+        if self.normalize {
+            members.sort_by_key(|f| f.number());
+        }
+        for member in &members {
+            let text = self.field(member, true);
+            self.line(depth + 1, &text);
+        }
         self.line(depth, "}");
     }
 
@@ -381,17 +385,7 @@ impl Printer {
         if !oneofs.is_empty() {
             self.block(&mut first);
             for o in &oneofs {
-                self.line(inner, &format!("oneof {} {{", o.name()));
-                self.options(inner + 1, &o.options());
-                let mut members: Vec<FieldDescriptor> = o.fields().collect();
-                if self.normalize {
-                    members.sort_by_key(|f| f.number());
-                }
-                for member in &members {
-                    let text = self.field(member, true);
-                    self.line(inner + 1, &text);
-                }
-                self.line(inner, "}");
+                self.oneof(inner, o);
             }
         }
         if !ranges.is_empty() {
