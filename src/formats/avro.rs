@@ -619,14 +619,14 @@ impl<'a> Checker<'a> {
                         .map(String::as_str)
                         .collect();
                     if !missing.is_empty() && re.default.is_none() {
+                        let list = format!("[{}]", missing.join(", "));
                         self.report(
                             "MISSING_ENUM_SYMBOLS",
                             &format!("{path}/symbols"),
                             format!(
-                                "The {{reader}} schema is missing enum symbols '{}' at path '{path}/symbols' in the {{writer}} schema",
-                                missing.join(", ")
+                                "The {{reader}} schema is missing enum symbols '{list}' at path '{path}/symbols' in the {{writer}} schema"
                             ),
-                            format!("[{}]", missing.join(", ")),
+                            list.clone(),
                         );
                     }
                 }

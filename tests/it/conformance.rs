@@ -504,6 +504,16 @@ async fn avro_incompatibility_wording(app: TestApp) {
             "The name of the schema has changed (path '/name')",
         ),
         (
+            record("R", &[json!({"name": "e", "type": {"type": "enum", "name": "E", "symbols": ["A", "B", "C"]}})]),
+            record("R", &[json!({"name": "e", "type": {"type": "enum", "name": "E", "symbols": ["A"]}})]),
+            "The new schema is missing enum symbols '[B, C]' at path '/fields/0/type/symbols' in the old schema",
+        ),
+        (
+            record("R", &[json!({"name": "u", "type": ["null", "int", "string"]})]),
+            record("R", &[json!({"name": "u", "type": ["null", "int"]})]),
+            "The new schema is missing a type inside a union field at path '/fields/0/type/2' in the old schema",
+        ),
+        (
             record("R", &[]),
             record("R", &[json!({"name": "b", "type": "int"})]),
             "The field 'b' at path '/fields/0' in the new schema has no default value and is missing in the old schema",
