@@ -612,11 +612,13 @@ impl<'a> Checker<'a> {
             (Shape::Record(rr), Shape::Record(wr)) => self.records(rr, wr, path),
             (Shape::Enum(re), Shape::Enum(we)) => {
                 if self.names_match(&re.name, re.aliases.as_deref(), &we.name, path) {
+                    // Linear in the symbol counts: a large enum must not cost its square.
+                    let known: HashSet<&str> = re.symbols.iter().map(String::as_str).collect();
                     let missing: Vec<&str> = we
                         .symbols
                         .iter()
-                        .filter(|s| !re.symbols.contains(s))
                         .map(String::as_str)
+                        .filter(|s| !known.contains(s))
                         .collect();
                     if !missing.is_empty() && re.default.is_none() {
                         let list = format!("[{}]", missing.join(", "));

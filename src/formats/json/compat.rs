@@ -635,13 +635,12 @@ impl Diff {
             return;
         }
         let dedup = |parts: &[Value]| -> Vec<Value> {
-            let mut out: Vec<Value> = Vec::new();
-            for p in parts {
-                if !out.contains(p) {
-                    out.push(p.clone());
-                }
-            }
-            out
+            let mut seen = HashSet::new();
+            parts
+                .iter()
+                .filter(|p| seen.insert(value_key(p)))
+                .cloned()
+                .collect()
         };
         let (op, up) = (dedup(op), dedup(up));
         let product = uc == Criterion::All;
@@ -792,7 +791,7 @@ impl Diff {
         path: &str,
     ) {
         let (op, up) = (members(om, "properties"), members(um, "properties"));
-        let required = |m: &Map<String, Value>| -> Vec<String> {
+        let required = |m: &Map<String, Value>| -> HashSet<String> {
             m.get("required")
                 .and_then(Value::as_array)
                 .map(|r| {
@@ -1102,13 +1101,57 @@ impl Diff {
 /// 0 when the update has every original value (extended), 1 when the original has every update
 /// value (narrowed), 2 otherwise (changed).
 fn set_change(o: &[Value], u: &[Value]) -> Option<usize> {
-    let all_in = |a: &[Value], b: &[Value]| a.iter().all(|x| b.contains(x));
-    match (all_in(o, u), all_in(u, o)) {
+    // Linear in the sizes: a large enum must not cost its square on a request.
+    let (ok, uk): (HashSet<String>, HashSet<String>) = (
+        o.iter().map(value_key).collect(),
+        u.iter().map(value_key).collect(),
+    );
+    let all_in = |a: &HashSet<String>, b: &HashSet<String>| a.is_subset(b);
+    match (all_in(&ok, &uk), all_in(&uk, &ok)) {
         (true, true) => None,
         (true, false) => Some(0),
         (false, true) => Some(1),
         (false, false) => Some(2),
     }
+}
+
+/// A value as a hashable key that equal JSON values share (object keys sorted).
+fn value_key(v: &Value) -> String {
+    fn write(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                out.push('{');
+                for k in keys {
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(&m[k], out);
+                    out.push(',');
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for i in items {
+                    write(i, out);
+                    out.push(',');
+                }
+                out.push(']');
+            }
+            // Numbers compare by value: 1 and 1.0 are one JSON number.
+            Value::Number(n) => match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                    out.push_str(&format!("{}", f as i64))
+                }
+                _ => out.push_str(&n.to_string()),
+            },
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(v, &mut out);
+    out
 }
 
 /// The kinds of difference for one family of members.
@@ -1279,4 +1322,30 @@ fn max_matching(adjacency: &[Vec<usize>], right: usize) -> Vec<Option<usize>> {
         augment(i, adjacency, &mut seen, &mut owner);
     }
     owner
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn set_changes_compare_values_not_spelling() {
+        let v = |x: Value| x.as_array().cloned().unwrap_or_default();
+        assert_eq!(
+            set_change(
+                &v(json!([1, "a", {"k": 1, "j": 2}])),
+                &v(json!([{"j": 2, "k": 1}, "a", 1.0]))
+            ),
+            None
+        );
+        assert_eq!(set_change(&v(json!(["a"])), &v(json!(["a", "b"]))), Some(0));
+        assert_eq!(set_change(&v(json!(["a", "b"])), &v(json!(["b"]))), Some(1));
+        assert_eq!(set_change(&v(json!(["a"])), &v(json!(["b"]))), Some(2));
+        // Large sets are compared in linear time (a quadratic check of these would take minutes).
+        let big: Vec<Value> = (0..200_000).map(|i| json!(format!("S{i}"))).collect();
+        let mut bigger = big.clone();
+        bigger.push(json!("extra"));
+        assert_eq!(set_change(&big, &bigger), Some(0));
+    }
 }
