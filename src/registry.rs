@@ -562,10 +562,13 @@ impl Registry {
             Some(v) => self.parsed_version(session.as_mut(), v).await?,
             None => None,
         };
+        // A blank schema stands for the previous version's (a metadata or rule change, as the
+        // reference allows); with none it is refused here, before governance looks at it.
         if input.schema.trim().is_empty() {
-            if let Some(p) = &previous {
-                return Ok((p.clone(), previous.clone()));
-            }
+            return match &previous {
+                Some(p) => Ok((p.clone(), previous.clone())),
+                None => Err(RegistryError::InvalidSchema("Empty schema".into())),
+            };
         }
         let (parsed, _) = self
             .parse_input(session.as_mut(), &subject.context, input)

@@ -46,8 +46,9 @@ impl RegisterSchemaRequest {
         self.schema.as_deref().is_none_or(|t| t.trim().is_empty())
     }
 
-    /// The input of a registration or compatibility test: a blank schema is refused (42201
-    /// `Empty schema`) before anything else looks at it.
+    /// The input of a compatibility test: a blank schema is refused (42201 `Empty schema`)
+    /// before anything else looks at it. (A registration takes a blank schema as "the
+    /// previous version's schema", for metadata and rule changes; see `Registry::parse_candidate`.)
     pub fn into_schema_input(self) -> ApiResult<SchemaInput> {
         if self.is_blank() {
             return Err(RegistryError::InvalidSchema("Empty schema".into()).into());
@@ -264,7 +265,7 @@ pub async fn register(
     SrJson(body): SrJson<RegisterSchemaRequest>,
 ) -> ApiResult<SrJson<RegisterSchemaResponse>> {
     let s = subject(&raw)?;
-    let input = body.into_schema_input()?;
+    let input = body.into_input()?;
     let (candidate, previous) = st.registry.parse_candidate(&s, &input).await?;
     let warnings = st
         .governance

@@ -103,13 +103,30 @@ async fn blank_schemas(app: TestApp) {
         // A lookup with no schema: 40401 while the subject does not exist...
         assert_error(&app.post("/subjects/s", body.clone()).await, 404, 40401);
     }
+    // Nothing was stored by the blank attempts.
+    assert_error(&app.get("/subjects/s/versions").await, 404, 40401);
     app.register_ok("s", &user(&[])).await;
     for body in [json!({"schema": ""}), json!({})] {
         // ...and 40403 once it does.
         assert_error(&app.post("/subjects/s", body).await, 404, 40403);
     }
-    // Nothing was stored by the blank attempts.
-    assert_eq!(app.get("/subjects/s/versions").await.1, json!([1]));
+    // Once the subject has a version, a blank registration stands for that version's schema:
+    // unchanged, it is the same version; with new metadata, a new version of the same schema.
+    let (s, r) = app
+        .post("/subjects/s/versions", json!({"schema": ""}))
+        .await;
+    assert_eq!((s, r["version"].clone()), (StatusCode::OK, json!(1)), "{r}");
+    let (s, r) = app
+        .post(
+            "/subjects/s/versions",
+            json!({"metadata": {"properties": {"owner": "alice"}}}),
+        )
+        .await;
+    assert_eq!((s, r["version"].clone()), (StatusCode::OK, json!(2)), "{r}");
+    let (_, v2) = app.get("/subjects/s/versions/2").await;
+    assert_eq!(v2["metadata"]["properties"]["owner"], "alice");
+    let (_, v1) = app.get("/subjects/s/versions/1").await;
+    assert_eq!(v1["schema"], v2["schema"]);
 }
 
 async fn accept_header_negotiation(app: TestApp) {
