@@ -576,6 +576,17 @@ impl Registry {
         Ok((parsed, previous))
     }
 
+    /// 42209 for a schema over the configured size, checked before anything parses it.
+    pub(crate) fn within_size(&self, input: &SchemaInput) -> Result<()> {
+        if input.schema.len() > self.settings.max_schema_bytes {
+            return Err(RegistryError::SchemaTooLarge(
+                input.schema.len(),
+                self.settings.max_schema_bytes,
+            ));
+        }
+        Ok(())
+    }
+
     /// Parses a request's schema with its references; returns it with the references as they
     /// will be stored.
     async fn parse_input(
@@ -584,6 +595,7 @@ impl Registry {
         context: &str,
         input: &SchemaInput,
     ) -> Result<(Arc<dyn ParsedSchema>, Vec<SchemaReference>)> {
+        self.within_size(input)?;
         let schema_type = input.schema_type.unwrap_or(SchemaType::Avro);
         if input.references.is_empty() {
             let key = sha256_hex(&[schema_type.as_str(), &input.schema]);

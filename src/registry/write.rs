@@ -31,12 +31,7 @@ impl Registry {
         if subject.is_context_only() {
             return Err(crate::types::InvalidSubject(subject.display_name()).into());
         }
-        if input.schema.len() > self.settings.max_schema_bytes {
-            return Err(RegistryError::SchemaTooLarge(
-                input.schema.len(),
-                self.settings.max_schema_bytes,
-            ));
-        }
+        self.within_size(&input)?;
         validate_rule_set(input.rule_set.as_ref())?;
         let mut session = self.store.write(subject).await?;
         let s = session.as_mut();
@@ -321,6 +316,7 @@ impl Registry {
         input: SchemaInput,
         verbose: bool,
     ) -> Result<(bool, Vec<String>)> {
+        self.within_size(&input)?;
         let mut session = self.store.read().await?;
         let s = session.as_mut();
         let versions = s.versions(subject).await?;

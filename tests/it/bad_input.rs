@@ -152,6 +152,16 @@ async fn oversized_bodies(app: TestApp) {
         422,
         42209,
     );
+    // An oversized schema is refused for its size before anything parses it: 42209 even when
+    // it would not parse, on registration, lookup and compatibility tests alike.
+    let junk = json!({"schema": format!("{{not a schema {}", "x".repeat(40 * 1024))});
+    for path in [
+        "/subjects/big/versions",
+        "/subjects/big",
+        "/compatibility/subjects/big/versions/latest",
+    ] {
+        assert_error(&app.post(path, junk.clone()).await, 422, 42209);
+    }
     assert_eq!(app.get("/subjects").await.1, json!([]));
     assert_eq!(app.get("/").await.0, StatusCode::OK);
 }
