@@ -147,6 +147,8 @@ pub trait Session: GovernanceSession + Send {
     async fn allocate_id(&mut self, context: &str) -> StoreResult<i64>;
     /// Makes sure ids handed out later in `context` are above `used` (after an import).
     async fn reserve_id(&mut self, context: &str, used: i64) -> StoreResult<()>;
+    /// The lowest id from 1 up to 2^31−1 no schema of `context` has (`None`: all taken).
+    async fn lowest_free_id(&mut self, context: &str) -> StoreResult<Option<i64>>;
     /// Inserts a schema and its reference edges. Returns false, writing nothing, when the id or
     /// the fingerprint is taken already.
     async fn insert_schema(

@@ -64,6 +64,16 @@ impl RegisterSchemaRequest {
                     .map_err(RegistryError::InvalidSchema)?,
             ),
         };
+        // Ids and versions travel in 4-byte fields of the wire format: an explicit one outside
+        // 1…2^31−1 could never be served (a negative id means "none", as in the reference).
+        if let Some(id) = self.id.filter(|id| *id >= 0) {
+            if !(1..=i64::from(i32::MAX)).contains(&id) {
+                return Err(super::ApiError::unprocessable(format!(
+                    "Invalid id {id}: ids are 1 to {}",
+                    i32::MAX
+                )));
+            }
+        }
         Ok(SchemaInput {
             schema: self.schema.unwrap_or_default(),
             schema_type,

@@ -184,7 +184,21 @@ impl Registry {
             }
         }
 
-        let next = versions.iter().map(|v| v.version).max().unwrap_or(0) + 1;
+        // The largest version number is the wire format's largest; past it the subject is full
+        // (rather than wrapping to a negative number).
+        let next = versions
+            .iter()
+            .map(|v| v.version)
+            .max()
+            .unwrap_or(0)
+            .checked_add(1);
+        let full = || {
+            RegistryError::OperationNotPermitted(format!(
+                "Subject {} has used every version number up to {}",
+                subject.display_name(),
+                i32::MAX
+            ))
+        };
         let version = match input.version {
             Some(v) if mode.is_import() && v > 0 => {
                 if versions.iter().any(|x| x.version == v) {
@@ -195,12 +209,12 @@ impl Registry {
                 }
                 v
             }
-            Some(v) if v > 0 && v != next => {
+            Some(v) if v > 0 && Some(v) != next => {
                 return Err(RegistryError::InvalidSchema(
                     "Version is not one more than previous version".into(),
                 ))
             }
-            _ => next,
+            _ => next.ok_or_else(full)?,
         };
 
         let mut record = SchemaRecord {
@@ -290,7 +304,17 @@ impl Registry {
         edges: &[crate::storage::ReferenceEdge],
     ) -> Result<i64> {
         for _ in 0..ID_ATTEMPTS {
-            let id = s.allocate_id(&record.context).await?;
+            let mut id = s.allocate_id(&record.context).await?;
+            if id > i64::from(i32::MAX) {
+                // The sequence ran past the wire format's range (after an import of a very
+                // large id): take the lowest free id instead, so the context keeps working.
+                id = s.lowest_free_id(&record.context).await?.ok_or_else(|| {
+                    RegistryError::OperationNotPermitted(format!(
+                        "Every schema id up to {} is in use in this context",
+                        i32::MAX
+                    ))
+                })?;
+            }
             if s.insert_schema(&record_with_id(record, id), edges).await? {
                 return Ok(id);
             }

@@ -323,6 +323,15 @@ macro_rules! impl_session {
                 Ok(())
             }
 
+            async fn lowest_free_id(&mut self, context: &str) -> StoreResult<Option<i64>> {
+                // 1 when free, else the first id after a taken one that is itself free.
+                let q = "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM schemas WHERE context = $1 AND id = 1) \
+                     THEN 1 ELSE (SELECT MIN(s.id) + 1 FROM schemas s WHERE s.context = $1 AND NOT EXISTS \
+                     (SELECT 1 FROM schemas t WHERE t.context = $1 AND t.id = s.id + 1)) END";
+                let id: Option<i64> = sqlx::query_scalar(q).bind(context).fetch_one(self.conn()).await?;
+                Ok(id.filter(|id| *id <= i64::from(i32::MAX)))
+            }
+
             async fn insert_schema(
                 &mut self,
                 s: &SchemaRecord,

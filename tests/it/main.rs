@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod helpers;
+mod hostile;
 
 mod json_schema;
 mod lint_suite;
