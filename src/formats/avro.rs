@@ -17,6 +17,8 @@ use super::{
 };
 use crate::types::SchemaType;
 
+mod datum;
+
 pub struct AvroFormat;
 
 /// A parsed Avro schema with every named type it can see (its own and its references').
@@ -25,8 +27,6 @@ pub struct AvroSchema {
     canonical: String,
     json: Value,
     schema: Schema,
-    /// The named schemas of the references, which decoding resolves names against.
-    referenced: Vec<Schema>,
     named: HashMap<String, Schema>,
 }
 
@@ -71,7 +71,6 @@ impl Format for AvroFormat {
             canonical,
             json,
             schema,
-            referenced,
             named,
         }))
     }
@@ -117,52 +116,12 @@ impl ParsedSchema for AvroSchema {
     }
 
     fn validate(&self, datum: &[u8], _options: PayloadOptions) -> Result<(), InvalidPayload> {
-        let mut reader = StrictReader {
-            rest: datum,
-            overrun: false,
-        };
-        let schemata: Vec<&Schema> = self.referenced.iter().collect();
-        apache_avro::from_avro_datum_schemata(&self.schema, schemata, &mut reader, None)
-            .map_err(|e| InvalidPayload(format!("not a datum of this schema: {e}")))?;
-        if reader.overrun {
-            return Err(InvalidPayload(format!(
-                "the datum ends early: {} bytes are not a complete value",
-                datum.len()
-            )));
-        }
-        if !reader.rest.is_empty() {
-            return Err(InvalidPayload(format!(
-                "{} bytes left over after a complete datum of {} bytes",
-                reader.rest.len(),
-                datum.len() - reader.rest.len()
-            )));
-        }
-        Ok(())
+        datum::check(self, &self.schema, datum)
+            .map_err(|e| InvalidPayload(format!("not a datum of this schema: {e}")))
     }
 
     fn as_any(&self) -> &dyn Any {
         self
-    }
-}
-
-/// Reads a datum and remembers any read past its end. apache-avro's decoder turns an
-/// end-of-input inside a string into `null` and carries on (a leniency meant for files), so a
-/// truncated message would pass; a complete datum never reads past its end.
-struct StrictReader<'a> {
-    rest: &'a [u8],
-    overrun: bool,
-}
-
-impl std::io::Read for StrictReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.rest.is_empty() && !buf.is_empty() {
-            self.overrun = true;
-            return Ok(0);
-        }
-        let n = buf.len().min(self.rest.len());
-        buf[..n].copy_from_slice(&self.rest[..n]);
-        self.rest = &self.rest[n..];
-        Ok(n)
     }
 }
 

@@ -1,12 +1,102 @@
 //! Hostile input: requests meant to break the registry for everyone (issue 9). Each test names
 //! the item it covers and runs on both stores.
 
+use base64::Engine;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, on_both_backends, record, TestApp};
 
-on_both_backends!(imported_ids_and_versions_stay_in_the_wire_range);
+on_both_backends!(
+    imported_ids_and_versions_stay_in_the_wire_range,
+    avro_datums_cannot_exhaust_the_validator,
+);
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A zig-zag varint.
+fn long(v: i64) -> Vec<u8> {
+    let mut n = ((v << 1) ^ (v >> 63)) as u64;
+    let mut out = Vec::new();
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            return out;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+async fn validate(app: &TestApp, subject: &str, payload: &[u8]) -> Value {
+    let (s, v) = app
+        .post(
+            &format!("/accord/v1/validate/subjects/{subject}/versions/latest"),
+            json!({"payload": b64(payload)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v
+}
+
+/// Items 2, 3, 4 and 12: datums that overflowed the stack, reserved gigabytes or spun on
+/// zero-byte items are answered (valid or not) at once, and recursive types validate.
+async fn avro_datums_cannot_exhaust_the_validator(app: TestApp) {
+    // 3: a map declaring 2^29 entries in six bytes is refused, not allocated.
+    app.register_ok("m", &json!({"type": "map", "values": "int"}))
+        .await;
+    let v = validate(
+        &app,
+        "m",
+        &base64::engine::general_purpose::STANDARD
+            .decode("gICAgAQCYQI=")
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(v["valid"], false, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("declares"), "{v}");
+    // 4: twenty million nulls in five bytes are a valid datum, read in one step.
+    app.register_ok("n", &json!({"type": "array", "items": "null"}))
+        .await;
+    let mut nulls = long(20_000_000);
+    nulls.push(0);
+    assert_eq!(validate(&app, "n", &nulls).await["valid"], true);
+    // 12: a recursive type defined in the same schema (a linked list) validates.
+    let list = json!({"type": "record", "name": "L", "fields": [
+        {"name": "v", "type": "int"}, {"name": "next", "type": ["null", "L"]}]});
+    app.register_ok("l", &list).await;
+    // three nodes: v=1 next→ v=2 next→ v=3 next=null
+    let three = [long(1), long(1), long(2), long(1), long(3), long(0)].concat();
+    assert_eq!(validate(&app, "l", &three).await["valid"], true);
+    // 2: the same through a reference, 200,000 levels deep, neither crashes nor is refused.
+    app.register_ok(
+        "node",
+        &json!({"type": "record", "name": "Node", "fields": [
+        {"name": "next", "type": ["null", "Node"]}]}),
+    )
+    .await;
+    let holder = record("Holder", &[json!({"name": "head", "type": "Node"})]);
+    let (s, r) = app
+        .post(
+            "/subjects/holder/versions",
+            json!({"schema": holder.to_string(),
+                   "references": [{"name": "Node", "subject": "node", "version": 1}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let mut deep = vec![2u8; 200_000];
+    deep.push(0);
+    assert_eq!(validate(&app, "holder", &deep).await["valid"], true);
+    deep.pop();
+    let v = validate(&app, "holder", &deep).await;
+    assert_eq!(v["valid"], false);
+    assert!(v["error"].as_str().unwrap().contains("ends early"), "{v}");
+    // The server is still answering.
+    assert_eq!(app.get("/").await.0, StatusCode::OK);
+}
 
 /// Item 11: an import cannot push a context's id sequence or a subject's versions past the
 /// 4-byte wire format, and a sequence that got there still hands out ids.
