@@ -42,11 +42,21 @@ impl Store for PostgresStore {
     }
 
     async fn write(&self, subject: &QualifiedSubject) -> StoreResult<Box<dyn Session>> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(super::subject_lock_key(subject))
-            .execute(&mut *tx)
-            .await?;
+        // Begun and locked in a task of its own: a request dropped meanwhile leaves the task to
+        // finish and drop (roll back) the transaction, so no pooled connection is ever returned
+        // inside a half-started transaction.
+        let pool = self.pool.clone();
+        let key = super::subject_lock_key(subject);
+        let tx = tokio::spawn(async move {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            Ok::<_, sqlx::Error>(tx)
+        })
+        .await
+        .map_err(|e| super::StoreError::Corrupt(format!("transaction start failed: {e}")))??;
         Ok(Box::new(SqlSession::<Postgres> {
             conn: Conn::Tx(tx),
             _guard: None,

@@ -61,7 +61,13 @@ impl Store for SqliteStore {
 
     async fn write(&self, _subject: &QualifiedSubject) -> StoreResult<Box<dyn Session>> {
         let guard = self.writer.clone().lock_owned().await;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // Begun in a task of its own: if the request is dropped while `BEGIN IMMEDIATE` is in
+        // flight, the task still finishes and its transaction is dropped (rolled back), instead
+        // of a pooled connection going back to the pool inside an open transaction.
+        let pool = self.pool.clone();
+        let tx = tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await })
+            .await
+            .map_err(|e| super::StoreError::Corrupt(format!("transaction start failed: {e}")))??;
         Ok(Box::new(SqlSession::<Sqlite> {
             conn: Conn::Tx(tx),
             _guard: Some(guard),

@@ -10,6 +10,7 @@ use crate::helpers::{assert_error, on_both_backends, record, TestApp};
 on_both_backends!(
     imported_ids_and_versions_stay_in_the_wire_range,
     avro_datums_cannot_exhaust_the_validator,
+    abandoned_writes_leave_the_store_writable,
 );
 
 fn b64(bytes: &[u8]) -> String {
@@ -152,4 +153,52 @@ async fn imported_ids_and_versions_stay_in_the_wire_range(app: TestApp) {
         (s, r["version"].clone()),
         (StatusCode::OK, json!(2_147_483_647))
     );
+}
+
+/// Item 10: clients that vanish mid-registration (bursts of 64, each giving up after a few
+/// milliseconds) leave no connection inside a transaction: the next writer is served at once.
+async fn abandoned_writes_leave_the_store_writable(app: TestApp) {
+    let impatient: Vec<reqwest::Client> = (1..=32u64)
+        .map(|ms| {
+            reqwest::Client::builder()
+                .timeout(std::time::Duration::from_millis(ms))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    for burst in 0..8 {
+        let mut tasks = Vec::new();
+        for i in 0..64usize {
+            let client = impatient[i % impatient.len()].clone();
+            let url = app.url(&format!("/subjects/burst{burst}-{i}/versions"));
+            let body = json!({"schema": record(&format!("B{burst}x{i}"), &[]).to_string()});
+            tasks.push(tokio::spawn(async move {
+                let _ = client
+                    .post(url)
+                    .header("content-type", crate::helpers::CT)
+                    .body(body.to_string())
+                    .send()
+                    .await;
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+    // A patient client is answered well within its 5 s (the broken store made it wait 30 s
+    // and fail with 50001).
+    let patient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap();
+    for i in 0..3 {
+        let r = patient
+            .post(app.url(&format!("/subjects/after{i}/versions")))
+            .header("content-type", crate::helpers::CT)
+            .body(json!({"schema": record(&format!("After{i}"), &[]).to_string()}).to_string())
+            .send()
+            .await
+            .expect("answered in time");
+        assert_eq!(r.status(), StatusCode::OK);
+    }
 }
