@@ -160,6 +160,54 @@ impl ProtobufSchema {
     }
 }
 
+/// How deep braces (declarations, option values) and angle brackets (text-format values) may
+/// nest in a `.proto` file. The compiler's text-format parser recurses once per level with no
+/// limit of its own, so a few kilobytes of nesting would overflow the stack: the text is
+/// measured before anything parses it.
+const MAX_NESTING: usize = 64;
+
+/// The line where `text` first nests deeper than [`MAX_NESTING`], outside strings and comments.
+fn too_deep(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let (mut depth, mut line, mut i) = (0usize, 1usize, 0usize);
+    while i < b.len() {
+        match b[i] {
+            b'\n' => line += 1,
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
+                    line += usize::from(b[i] == b'\n');
+                    i += 1;
+                }
+                i += 2;
+                continue;
+            }
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < b.len() && b[i] != q && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'<' | b'[' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(line);
+                }
+            }
+            b'}' | b'>' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// One input file: compiled from text, or decoded from a serialized descriptor.
 enum Source {
     Text(String),
@@ -202,6 +250,11 @@ impl Sources {
     fn add(&mut self, name: &str, source: Source) -> Result<(), InvalidSchema> {
         let file = match source {
             Source::Text(text) => {
+                if let Some(line) = too_deep(&text) {
+                    return Err(InvalidSchema(format!(
+                        "{name}:{line}: nested more than {MAX_NESTING} levels deep"
+                    )));
+                }
                 self.texts.insert(name.to_owned(), text.clone());
                 File::from_source(name, &text).map_err(|e| self.describe(&e))?
             }
@@ -710,6 +763,23 @@ mod tests {
         // The layout is for people: the identity stays the compact rendering.
         assert!(!p.identity().contains("\n\n"));
         assert_eq!(parse(want).identity(), p.identity());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        let deep = |n: usize| {
+            format!(
+                "syntax = \"proto2\";\nimport \"google/protobuf/descriptor.proto\";\nmessage V {{ optional V v = 1; }}\nextend google.protobuf.MessageOptions {{ optional V deep = 50000; }}\nmessage M {{\n  option (deep) = {}{};\n}}\n",
+                "{ v ".repeat(n),
+                "}".repeat(n)
+            )
+        };
+        // A thousand levels in a few kilobytes: refused, not a stack overflow.
+        let e = ProtobufFormat.parse(&deep(1000), &[]).unwrap_err();
+        assert!(e.0.contains("nested more than 64 levels"), "{e}");
+        // Nesting in strings and comments does not count; a modest depth compiles.
+        parse("syntax = \"proto3\";\n// {{{{{{{{\nmessage A { string s = 1 [json_name = \"{{{{<<<<\"]; }\n");
+        ProtobufFormat.parse(&deep(10), &[]).unwrap();
     }
 
     #[test]

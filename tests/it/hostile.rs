@@ -11,6 +11,7 @@ on_both_backends!(
     imported_ids_and_versions_stay_in_the_wire_range,
     avro_datums_cannot_exhaust_the_validator,
     abandoned_writes_leave_the_store_writable,
+    deeply_nested_protobuf_options_are_refused,
 );
 
 fn b64(bytes: &[u8]) -> String {
@@ -201,4 +202,32 @@ async fn abandoned_writes_leave_the_store_writable(app: TestApp) {
             .expect("answered in time");
         assert_eq!(r.status(), StatusCode::OK);
     }
+}
+
+/// Item 1: a `.proto` whose custom option value nests a thousand levels (3 KB) is refused on
+/// every route that parses it, and the server stays up.
+async fn deeply_nested_protobuf_options_are_refused(app: TestApp) {
+    let text = format!(
+        "syntax = \"proto2\";\nimport \"google/protobuf/descriptor.proto\";\nmessage V {{ optional V v = 1; }}\nextend google.protobuf.MessageOptions {{ optional V deep = 50000; }}\nmessage M {{\n  option (deep) = {}{};\n}}\n",
+        "{ v ".repeat(1000),
+        "}".repeat(1000)
+    );
+    let body = json!({"schemaType": "PROTOBUF", "schema": text});
+    for path in [
+        "/subjects/deep/versions",
+        "/subjects/deep",
+        "/compatibility/subjects/deep/versions/latest",
+        "/accord/v1/lint/subjects/deep",
+    ] {
+        let (s, r) = app.post(path, body.clone()).await;
+        assert!(s.is_client_error(), "{path}: {s} {r}");
+        if path != "/subjects/deep" {
+            assert_eq!(r["error_code"], 42201, "{path}: {r}");
+            assert!(
+                r["message"].as_str().unwrap().contains("nested more than"),
+                "{r}"
+            );
+        }
+    }
+    assert_eq!(app.get("/").await.0, StatusCode::OK);
 }
