@@ -57,6 +57,11 @@ pub struct ServerConfig {
     #[arg(long, env = "ACCORD_INCOMPATIBLE_ERROR_CODE", default_value_t = 40901)]
     pub incompatible_error_code: u32,
 
+    /// Seconds a connection may take to send a request's headers, and stay idle between
+    /// requests, before it is closed (slow or idle clients cannot hold connections forever).
+    #[arg(long, env = "ACCORD_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    pub header_read_timeout: u64,
+
     /// Schemas kept in the in-memory cache.
     #[arg(long, env = "ACCORD_SCHEMA_CACHE", default_value_t = 10_000)]
     pub schema_cache: usize,
@@ -87,6 +92,7 @@ impl ServerConfig {
             db_max_connections: 16,
             max_body_bytes: 2 * 1024 * 1024,
             max_schema_bytes: 1024 * 1024,
+            header_read_timeout: 10,
             default_compatibility: CompatibilityLevel::Backward,
             incompatible_error_code: 40901,
             schema_cache: 10_000,
@@ -120,6 +126,7 @@ impl ServerConfig {
             db_max_connections,
             max_body_bytes,
             max_schema_bytes,
+            header_read_timeout,
             incompatible_error_code,
             schema_cache,
             auth
@@ -148,6 +155,9 @@ impl ServerConfig {
                     redact(url)
                 ));
             }
+        }
+        if self.header_read_timeout == 0 {
+            problems.push("ACCORD_HEADER_READ_TIMEOUT must be at least 1 second".into());
         }
         if self.db_max_connections == 0 {
             problems.push("ACCORD_DB_MAX_CONNECTIONS must be at least 1".into());
@@ -185,6 +195,7 @@ pub struct FileConfig {
     pub db_max_connections: Option<u32>,
     pub max_body_bytes: Option<usize>,
     pub max_schema_bytes: Option<usize>,
+    pub header_read_timeout: Option<u64>,
     pub default_compatibility: Option<String>,
     pub incompatible_error_code: Option<u32>,
     pub schema_cache: Option<usize>,

@@ -32,6 +32,7 @@ pub struct Application {
     listener: TcpListener,
     app: axum::Router,
     port: u16,
+    header_read_timeout: std::time::Duration,
 }
 
 impl Application {
@@ -63,6 +64,7 @@ impl Application {
             listener,
             app: router::app(state),
             port,
+            header_read_timeout: std::time::Duration::from_secs(config.header_read_timeout),
         })
     }
 
@@ -70,15 +72,65 @@ impl Application {
         self.port
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// Serves until `shutdown` resolves, then finishes in-flight requests (for at most 30 s).
+    ///
+    /// Each connection must send a request's headers within the header-read timeout, which
+    /// also closes a keep-alive connection left idle that long: slow or idle clients cannot
+    /// hold connections (and file descriptors) forever.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+        use hyper_util::server::conn::auto::Builder;
+        use hyper_util::service::TowerToHyperService;
+
         tracing::info!(port = self.port, "accord-server listening");
-        axum::serve(self.listener, self.app)
-            .with_graceful_shutdown(shutdown)
+        let mut builder = Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(self.header_read_timeout)
+            .keep_alive_timeout(self.header_read_timeout);
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, _) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // Out of descriptors, for instance: wait a moment, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let service = TowerToHyperService::new(self.app.clone());
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+            });
+        }
+        drop(self.listener);
+        if tokio::time::timeout(std::time::Duration::from_secs(30), graceful.shutdown())
             .await
+            .is_err()
+        {
+            tracing::warn!("connections still open 30 s after shutdown began; closing them");
+        }
+        Ok(())
     }
 
     /// Serves until SIGTERM or Ctrl-C.

@@ -14,6 +14,8 @@ on_both_backends!(
     deeply_nested_protobuf_options_are_refused,
 );
 
+crate::helpers::per_backend!(slow_and_idle_connections_are_closed);
+
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
@@ -229,5 +231,46 @@ async fn deeply_nested_protobuf_options_are_refused(app: TestApp) {
             );
         }
     }
+    assert_eq!(app.get("/").await.0, StatusCode::OK);
+}
+
+/// Item 7: a client that never finishes its headers, or keeps a connection idle, is cut off
+/// after the header-read timeout; other clients are served meanwhile.
+async fn slow_and_idle_connections_are_closed(backend: crate::helpers::Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(backend, |c| c.header_read_timeout = 1).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    // Slowloris: part of a request's headers, then silence.
+    let mut slow = Vec::new();
+    for _ in 0..50 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        slow.push(s);
+    }
+    // Idle: one complete request, then nothing on the kept-alive connection.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = idle.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // Others are answered meanwhile.
+    assert_eq!(app.get("/subjects").await.0, StatusCode::OK);
+    // Within a few seconds every one of those connections has been closed by the server.
+    let closed = |mut s: tokio::net::TcpStream| async move {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => continue, // a 408 or similar, then the close
+                Err(_) => return false,
+            }
+        }
+    };
+    for s in slow {
+        assert!(closed(s).await, "a slow connection stayed open");
+    }
+    assert!(closed(idle).await, "an idle connection stayed open");
     assert_eq!(app.get("/").await.0, StatusCode::OK);
 }
