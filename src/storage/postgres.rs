@@ -2,6 +2,8 @@
 //! transaction-scoped advisory lock, so several `accord-server` processes can share a database.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -9,13 +11,34 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 
 use super::sql::{Conn, SqlSession};
-use super::{Session, Store, StoreResult};
+use super::{Session, Store, StoreError, StoreResult};
 use crate::types::QualifiedSubject;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 pub struct PostgresStore {
     pool: PgPool,
+    gate: Gate,
+}
+
+/// The pool with the fast-failure rule for an unreachable database.
+#[derive(Clone)]
+struct Gate {
+    pool: PgPool,
+    max_connections: u32,
+    /// Until when (ms since the epoch) the database counts as unreachable: requests fail at
+    /// once instead of each waiting out the pool's acquire timeout.
+    down_until: Arc<AtomicI64>,
+}
+
+/// How long a request waits for a connection before asking whether the database is down.
+const PROBE: Duration = Duration::from_secs(1);
+/// How long an unreachable database is not asked again.
+const DOWN_FOR_MS: i64 = 1_000;
+
+/// Connecting failed (rather than the pool being busy): the database is unreachable.
+fn unreachable() -> StoreError {
+    StoreError::Database(sqlx::Error::PoolTimedOut)
 }
 
 impl PostgresStore {
@@ -27,14 +50,63 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            gate: Gate {
+                pool: pool.clone(),
+                max_connections,
+                down_until: Arc::default(),
+            },
+            pool,
+        })
+    }
+}
+
+impl Gate {
+    /// Runs `attempt` (which takes a connection from the pool) with the fast failure rule: while
+    /// the database was found unreachable in the last second, fail at once; when no connection
+    /// comes within [`PROBE`] although the pool is not full of busy ones (so it could not open
+    /// one), the database is unreachable. A full, busy pool waits the usual acquire timeout.
+    async fn with_connection<T, F>(&self, attempt: impl Fn() -> F) -> StoreResult<T>
+    where
+        F: std::future::Future<Output = Result<T, sqlx::Error>>,
+    {
+        self.fail_if_down()?;
+        match tokio::time::timeout(PROBE, attempt()).await {
+            Ok(result) => result.map_err(|e| self.noted(e)),
+            Err(_) if self.pool.size() < self.max_connections || self.pool.num_idle() > 0 => {
+                self.mark_down();
+                Err(unreachable())
+            }
+            Err(_) => Ok(attempt().await?),
+        }
+    }
+
+    fn fail_if_down(&self) -> StoreResult<()> {
+        if super::now_millis() < self.down_until.load(Ordering::Relaxed) {
+            return Err(unreachable());
+        }
+        Ok(())
+    }
+
+    /// A failure to reach the database marks it down.
+    fn noted(&self, e: sqlx::Error) -> StoreError {
+        if matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut) {
+            self.mark_down();
+        }
+        StoreError::from(e)
+    }
+
+    fn mark_down(&self) {
+        tracing::warn!("the database is unreachable");
+        self.down_until
+            .store(super::now_millis() + DOWN_FOR_MS, Ordering::Relaxed);
     }
 }
 
 #[async_trait]
 impl Store for PostgresStore {
     async fn read(&self) -> StoreResult<Box<dyn Session>> {
-        let conn = self.pool.acquire().await?;
+        let conn = self.gate.with_connection(|| self.pool.acquire()).await?;
         Ok(Box::new(SqlSession::<Postgres> {
             conn: Conn::Pooled(conn),
             _guard: None,
@@ -45,15 +117,18 @@ impl Store for PostgresStore {
         // Begun and locked in a task of its own: a request dropped meanwhile leaves the task to
         // finish and drop (roll back) the transaction, so no pooled connection is ever returned
         // inside a half-started transaction.
-        let pool = self.pool.clone();
+        let gate = self.gate.clone();
         let key = super::subject_lock_key(subject);
         let tx = tokio::spawn(async move {
-            let mut tx = pool.begin().await?;
+            // No time limit of ours around `begin` (cancelling it mid-way is what must not
+            // happen); the fast failure comes from the reads' probe marking the database down.
+            gate.fail_if_down()?;
+            let mut tx = gate.pool.begin().await.map_err(|e| gate.noted(e))?;
             sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
                 .bind(key)
                 .execute(&mut *tx)
                 .await?;
-            Ok::<_, sqlx::Error>(tx)
+            Ok::<_, StoreError>(tx)
         })
         .await
         .map_err(|e| super::StoreError::Corrupt(format!("transaction start failed: {e}")))??;
@@ -69,7 +144,8 @@ impl Store for PostgresStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        let mut conn = self.gate.with_connection(|| self.pool.acquire()).await?;
+        sqlx::query("SELECT 1").execute(&mut *conn).await?;
         Ok(())
     }
 

@@ -274,3 +274,100 @@ async fn slow_and_idle_connections_are_closed(backend: crate::helpers::Backend) 
     assert!(closed(idle).await, "an idle connection stayed open");
     assert_eq!(app.get("/").await.0, StatusCode::OK);
 }
+
+/// A TCP relay to the test PostgreSQL that can be cut and restored, to take the database away
+/// from a running server.
+struct Relay {
+    port: u16,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn start(port: u16) -> Relay {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (stop, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let mut accept_watch = watch.clone();
+            loop {
+                let (mut inbound, _) = tokio::select! {
+                    a = listener.accept() => match a { Ok(a) => a, Err(_) => return },
+                    _ = accept_watch.changed() => return,
+                };
+                let mut conn_watch = watch.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5432").await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = conn_watch.changed() => {}
+                    }
+                });
+            }
+        });
+        Relay { port, stop }
+    }
+
+    fn cut(self) -> u16 {
+        let _ = self.stop.send(true);
+        self.port
+    }
+}
+
+/// Item 9: with the database gone, requests answer 50001 and readiness 503 at once (not after
+/// the pool's 10 s acquire timeout), and the server recovers when it returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_database_fails_fast_and_recovers() {
+    let relay = Relay::start(0).await;
+    let port = relay.port;
+    let app = TestApp::spawn_with(crate::helpers::Backend::Postgres, |c| {
+        let url = c.database_url.clone().unwrap();
+        c.database_url = Some(url.replacen(":5432/", &format!(":{port}/"), 1));
+    })
+    .await;
+    app.register_ok("before", &record("Before", &[])).await;
+    let port = relay.cut();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let quick = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(4))
+        .build()
+        .unwrap();
+    for path in ["/subjects", "/subjects/before/versions/1", "/health/ready"] {
+        for _ in 0..3 {
+            let r = quick
+                .get(app.url(path))
+                .send()
+                .await
+                .expect("answered within 4 s");
+            let (s, body) = crate::helpers::read(r).await;
+            let want = if path == "/health/ready" {
+                (503, 50301)
+            } else {
+                (500, 50001)
+            };
+            assert_eq!(
+                (s.as_u16(), body["error_code"].as_u64()),
+                (want.0, Some(want.1)),
+                "{path}: {body}"
+            );
+        }
+    }
+    // The database comes back: so does the server.
+    let _relay = Relay::start(port).await;
+    let mut ok = false;
+    for _ in 0..40 {
+        if let Ok(r) = quick.get(app.url("/subjects")).send().await {
+            if r.status() == StatusCode::OK {
+                ok = true;
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(ok, "the server did not recover");
+    assert_eq!(app.get("/subjects").await.1, json!(["before"]));
+}
