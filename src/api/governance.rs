@@ -398,15 +398,27 @@ impl From<AuditRecord> for AuditEntry {
     responses((status = 200, description = "Audit entries", body = Vec<AuditEntry>)))]
 pub async fn audit(
     State(st): State<AppState>,
+    caller: Caller,
     Query(p): Query<AuditParams>,
 ) -> ApiResult<SrJson<Vec<AuditEntry>>> {
     let subject = match p.subject.as_deref() {
         Some(raw) => Some(subject(raw)?.display_name()),
         None => None,
     };
+    // An admin sees everything; any other key only what its own team did (and never the key
+    // inventory): a reader's key must not map every team's keys and changes.
+    let admin = caller.principal.is_admin();
+    let team = if admin {
+        p.team
+    } else {
+        match caller.principal.team() {
+            Some(own) => Some(own.to_owned()),
+            None => return Ok(SrJson(Vec::new())),
+        }
+    };
     let filter = AuditFilter {
         subject,
-        team: p.team,
+        team,
         principal: p.principal,
         action: p.action,
         from: p.from,
@@ -415,7 +427,13 @@ pub async fn audit(
         limit: p.limit.unwrap_or(100).clamp(1, 1000),
     };
     let records = st.governance.audit(&filter).await?;
-    Ok(SrJson(records.into_iter().map(AuditEntry::from).collect()))
+    Ok(SrJson(
+        records
+            .into_iter()
+            .filter(|r| admin || !r.action.starts_with("key."))
+            .map(AuditEntry::from)
+            .collect(),
+    ))
 }
 
 /// The policy in force (version 0: the built-in default, nothing stored yet).

@@ -220,6 +220,24 @@ impl Governance {
             return Err(GovernanceError::KeyNotFound(id.to_owned()));
         };
         let at = now_millis();
+        // The last usable admin key cannot go: only the host could recover (by creating a
+        // new one on the command line).
+        let usable_admin = |k: &ApiKeyRecord| {
+            k.role == "admin" && k.revoked_at.is_none() && k.expires_at.is_none_or(|e| e > at)
+        };
+        if usable_admin(&before) {
+            let others = session
+                .api_keys()
+                .await?
+                .iter()
+                .filter(|k| k.id != before.id && usable_admin(k))
+                .count();
+            if others == 0 {
+                return Err(GovernanceError::Invalid(
+                    "the last admin key cannot be revoked: create another admin key first".into(),
+                ));
+            }
+        }
         if session.revoke_api_key(id, at).await? {
             let mut after = before.clone();
             after.revoked_at = Some(at);

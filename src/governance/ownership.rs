@@ -275,6 +275,13 @@ impl Governance {
                 "Only an admin may assign a subject's owner".into(),
             ));
         }
+        // Consumers declare themselves (`…/consumers`): the owner's record keeps them as they
+        // are, so rewriting it cannot erase or forge other teams' declarations. Only an admin
+        // sets them here.
+        let mut update = update;
+        if !principal.is_admin() {
+            update.consumers = before.consumers.clone();
+        }
         for team in update.owner.iter().chain(update.consumers.iter()) {
             if session.team(team).await?.is_none() {
                 return Err(GovernanceError::TeamNotFound(team.clone()));

@@ -14,6 +14,7 @@ per_backend!(
     audit_records_every_mutation_once,
     ownership_lifecycle_and_consumers,
     confluent_python_with_basic_auth,
+    no_key_reaches_past_its_team,
 );
 
 /// An API key as the tests hold it.
@@ -992,4 +993,128 @@ async fn failed_audit_write_rolls_back_the_change() {
     )
     .await;
     assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
+}
+
+/// Issue 9, item 14: a non-admin key sees only its own team's audit records and never the key
+/// inventory; an owner rewriting its subject's record cannot erase or forge other teams'
+/// consumer declarations; the last admin key cannot revoke itself.
+async fn no_key_reaches_past_its_team(backend: Backend) {
+    let app = authed(backend).await;
+    let admin = admin_key(&app);
+    put_team(&app, &admin, "payments", json!(["payments."])).await;
+    put_team(&app, &admin, "orders", json!(["orders."])).await;
+    let payments = create_key(&app, &admin, json!({"role": "member", "team": "payments"})).await;
+    let orders = create_key(&app, &admin, json!({"role": "member", "team": "orders"})).await;
+    let reader = create_key(&app, &admin, json!({"role": "reader"})).await;
+    let subject = "payments.card-value";
+    let (s, r) = call(
+        &app,
+        Method::POST,
+        &format!("/subjects/{subject}/versions"),
+        Some(avro(&[("id", "long")])),
+        Some(&payments),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    // Audit: the admin sees the key inventory and every team; a member of `orders` sees neither
+    // the key records nor what `payments` did; a reader (of no team) sees nothing.
+    let (_, all) = call(
+        &app,
+        Method::GET,
+        "/accord/v1/audit?limit=1000",
+        None,
+        Some(&admin),
+    )
+    .await;
+    let actions = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(actions(&all).iter().any(|a| a.starts_with("key.")), "{all}");
+    let (s, seen) = call(
+        &app,
+        Method::GET,
+        "/accord/v1/audit?limit=1000",
+        None,
+        Some(&orders),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{seen}");
+    assert!(
+        !actions(&seen).iter().any(|a| a.starts_with("key.")),
+        "{seen}"
+    );
+    assert!(
+        seen.as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["team"] == "orders"),
+        "{seen}"
+    );
+    let (_, asked) = call(
+        &app,
+        Method::GET,
+        "/accord/v1/audit?team=payments",
+        None,
+        Some(&orders),
+    )
+    .await;
+    assert!(
+        asked
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["team"] == "orders"),
+        "{asked}"
+    );
+    let (s, none) = call(&app, Method::GET, "/accord/v1/audit", None, Some(&reader)).await;
+    assert_eq!((s, none), (StatusCode::OK, json!([])));
+    // Consumers: `orders` declares it consumes the subject; the owner's rewrite keeps that.
+    let (s, r) = call(
+        &app,
+        Method::POST,
+        &format!("/accord/v1/subjects/{subject}/consumers"),
+        Some(json!({})),
+        Some(&orders),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (s, r) = call(
+        &app,
+        Method::PUT,
+        &format!("/accord/v1/subjects/{subject}"),
+        Some(json!({"description": "cards", "consumers": ["payments"]})),
+        Some(&payments),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["consumers"], json!(["orders"]), "{r}");
+    // The last admin key cannot be revoked; with a second one, it can.
+    let got = expect_error(
+        &app,
+        Method::DELETE,
+        &format!("/accord/v1/keys/{}", admin.id),
+        None,
+        Some(&admin),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        42250,
+    )
+    .await;
+    assert!(
+        got["message"].as_str().unwrap().contains("last admin"),
+        "{got}"
+    );
+    let second = create_key(&app, &admin, json!({"role": "admin"})).await;
+    let (s, r) = call(
+        &app,
+        Method::DELETE,
+        &format!("/accord/v1/keys/{}", admin.id),
+        None,
+        Some(&second),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
 }
