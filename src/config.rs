@@ -62,6 +62,10 @@ pub struct ServerConfig {
     #[arg(long, env = "ACCORD_HEADER_READ_TIMEOUT", default_value_t = 10)]
     pub header_read_timeout: u64,
 
+    /// Days audit entries are kept (0: forever); older ones are removed hourly.
+    #[arg(long, env = "ACCORD_AUDIT_RETENTION_DAYS", default_value_t = 400)]
+    pub audit_retention_days: u64,
+
     /// Schemas kept in the in-memory cache.
     #[arg(long, env = "ACCORD_SCHEMA_CACHE", default_value_t = 10_000)]
     pub schema_cache: usize,
@@ -93,6 +97,7 @@ impl ServerConfig {
             max_body_bytes: 2 * 1024 * 1024,
             max_schema_bytes: 1024 * 1024,
             header_read_timeout: 10,
+            audit_retention_days: 400,
             default_compatibility: CompatibilityLevel::Backward,
             incompatible_error_code: 40901,
             schema_cache: 10_000,
@@ -127,6 +132,7 @@ impl ServerConfig {
             max_body_bytes,
             max_schema_bytes,
             header_read_timeout,
+            audit_retention_days,
             incompatible_error_code,
             schema_cache,
             auth
@@ -196,6 +202,7 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub max_schema_bytes: Option<usize>,
     pub header_read_timeout: Option<u64>,
+    pub audit_retention_days: Option<u64>,
     pub default_compatibility: Option<String>,
     pub incompatible_error_code: Option<u32>,
     pub schema_cache: Option<usize>,

@@ -64,6 +64,9 @@ pub struct Governance {
     /// Whether requests must carry an API key.
     pub auth_enabled: bool,
     snapshot: Mutex<Option<Arc<Snapshot>>>,
+    /// How many refused attempts were recorded in the current second (see
+    /// `audit::DENIED_PER_SECOND`).
+    pub(crate) denied: Mutex<audit::DeniedWindow>,
 }
 
 impl Governance {
@@ -72,6 +75,7 @@ impl Governance {
             store,
             auth_enabled,
             snapshot: Mutex::new(None),
+            denied: Mutex::new(audit::DeniedWindow::default()),
         }
     }
 

@@ -46,11 +46,27 @@ impl Application {
             max_schema_bytes: config.max_schema_bytes,
             cache_capacity: config.schema_cache,
         };
+        let governance = Arc::new(crate::governance::Governance::new(
+            store.clone(),
+            config.auth,
+        ));
+        if config.audit_retention_days > 0 {
+            // Hourly, starting now: the audit log keeps `audit_retention_days` days.
+            let (g, days) = (governance.clone(), config.audit_retention_days);
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+                loop {
+                    every.tick().await;
+                    match g.expire_audit(days).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(removed = n, days, "old audit entries removed"),
+                        Err(e) => tracing::warn!(error = %e, "audit retention failed"),
+                    }
+                }
+            });
+        }
         let state = AppState {
-            governance: Arc::new(crate::governance::Governance::new(
-                store.clone(),
-                config.auth,
-            )),
+            governance,
             registry: Arc::new(Registry::new(store, settings)),
             max_body_bytes: config.max_body_bytes,
             incompatible_error_code: config.incompatible_error_code,

@@ -95,6 +95,8 @@ pub trait GovernanceSession: Send {
 
     async fn insert_audit(&mut self, record: &AuditRecord) -> StoreResult<i64>;
     async fn audit(&mut self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+    /// Removes audit entries older than `before` (Unix ms); how many went.
+    async fn delete_audit_before(&mut self, before: i64) -> StoreResult<u64>;
 }
 
 fn json(column: &str, s: Option<String>) -> StoreResult<Option<Value>> {
@@ -386,6 +388,14 @@ macro_rules! impl_governance {
                 .fetch_one(self.conn())
                 .await?;
                 Ok(id)
+            }
+
+            async fn delete_audit_before(&mut self, before: i64) -> StoreResult<u64> {
+                let done = sqlx::query("DELETE FROM audit_log WHERE at < $1")
+                    .bind(before)
+                    .execute(self.conn())
+                    .await?;
+                Ok(done.rows_affected())
             }
 
             async fn audit(&mut self, f: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {

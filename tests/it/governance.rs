@@ -15,6 +15,7 @@ per_backend!(
     ownership_lifecycle_and_consumers,
     confluent_python_with_basic_auth,
     no_key_reaches_past_its_team,
+    refused_requests_are_no_write_amplifier,
 );
 
 /// An API key as the tests hold it.
@@ -1117,4 +1118,80 @@ async fn no_key_reaches_past_its_team(backend: Backend) {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{r}");
+}
+
+/// Issue 9, item 8: a flood of refused requests is recorded at most 20 per second one by one,
+/// the rest summed up, and members' registrations go through meanwhile.
+async fn refused_requests_are_no_write_amplifier(backend: Backend) {
+    let app = authed(backend).await;
+    let admin = admin_key(&app);
+    put_team(&app, &admin, "payments", json!(["payments."])).await;
+    let member = create_key(&app, &admin, json!({"role": "member", "team": "payments"})).await;
+    let started = std::time::Instant::now();
+    let mut flood = Vec::new();
+    for c in 0..8 {
+        let client = app.client.clone();
+        let url = app.url(&format!("/subjects/payments.x{c}-value/versions"));
+        flood.push(tokio::spawn(async move {
+            let mut sent = 0u32;
+            while started.elapsed() < std::time::Duration::from_millis(1500) {
+                let _ = client
+                    .post(&url)
+                    .header("content-type", "application/vnd.schemaregistry.v1+json")
+                    .body(avro(&[("id", "long")]).to_string())
+                    .send()
+                    .await;
+                sent += 1;
+            }
+            sent
+        }));
+    }
+    let (s, r) = call(
+        &app,
+        Method::POST,
+        "/subjects/payments.card-value/versions",
+        Some(avro(&[("id", "long")])),
+        Some(&member),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let mut sent = 0;
+    for f in flood {
+        sent += f.await.unwrap();
+    }
+    let elapsed = started.elapsed().as_secs() + 1;
+    // One more refusal after the flood brings the summary of what was not recorded.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let _ = call(
+        &app,
+        Method::POST,
+        "/subjects/payments.y-value/versions",
+        Some(avro(&[("id", "long")])),
+        None,
+    )
+    .await;
+    let (_, all) = call(
+        &app,
+        Method::GET,
+        "/accord/v1/audit?limit=1000",
+        None,
+        Some(&admin),
+    )
+    .await;
+    let entries = all.as_array().unwrap();
+    let denied = entries
+        .iter()
+        .filter(|e| e["outcome"] == "denied" && e["action"] != "audit.denied_not_recorded")
+        .count() as u64;
+    assert!(sent > 100, "the flood sent only {sent} requests");
+    assert!(
+        denied <= 20 * (elapsed + 2),
+        "{denied} denied records for {sent} refusals"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "audit.denied_not_recorded"),
+        "no summary of the refusals not recorded"
+    );
 }
