@@ -135,6 +135,14 @@ fn run(format: &dyn Format, data: &str, at_least: usize) {
         }
         let old = parse_with(format, &case["old"], &case["old_refs"], name);
         let new = parse_with(format, &case["new"], &case["new_refs"], name);
+        let pair_verdict = |level| {
+            verdict_with(
+                level,
+                (new.as_ref(), meta(&case["new_metadata"])),
+                std::slice::from_ref(&old),
+                meta(&case["old_metadata"]),
+            )
+        };
         // A verdict may be left out (null): the reference tables give only the backward one.
         let backward = case["backward"].as_bool();
         let forward = case["forward"].as_bool();
@@ -149,12 +157,7 @@ fn run(format: &dyn Format, data: &str, at_least: usize) {
             let Some(expected) = expected else {
                 continue;
             };
-            let messages = verdict_with(
-                level,
-                (new.as_ref(), meta(&case["new_metadata"])),
-                std::slice::from_ref(&old),
-                meta(&case["old_metadata"]),
-            );
+            let messages = pair_verdict(level);
             if messages.is_empty() != expected {
                 failures.push(format!(
                     "{name} @ {}: expected {expected}, got {messages:?}",
@@ -175,12 +178,7 @@ fn run(format: &dyn Format, data: &str, at_least: usize) {
                 ));
                 continue;
             };
-            let messages = verdict_with(
-                level,
-                (new.as_ref(), meta(&case["new_metadata"])),
-                std::slice::from_ref(&old),
-                meta(&case["old_metadata"]),
-            );
+            let messages = pair_verdict(level);
             let quoted = format!("'{path}'");
             if !messages.iter().any(|m| m.contains(&quoted)) {
                 failures.push(format!(

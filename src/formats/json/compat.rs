@@ -1207,92 +1207,93 @@ fn cover<'v>(
     extra.partial(side)
 }
 
-/// The `<NAME>_<CHANGE>` kind of a bound, as a static name.
-fn bound_kind(name: &str, change: &str) -> &'static str {
-    const KINDS: &[&str] = &[
-        "MAX_LENGTH_ADDED",
-        "MAX_LENGTH_REMOVED",
-        "MAX_LENGTH_INCREASED",
-        "MAX_LENGTH_DECREASED",
-        "MIN_LENGTH_ADDED",
-        "MIN_LENGTH_REMOVED",
-        "MIN_LENGTH_INCREASED",
-        "MIN_LENGTH_DECREASED",
-        "MAXIMUM_ADDED",
-        "MAXIMUM_REMOVED",
-        "MAXIMUM_INCREASED",
-        "MAXIMUM_DECREASED",
-        "MINIMUM_ADDED",
-        "MINIMUM_REMOVED",
-        "MINIMUM_INCREASED",
-        "MINIMUM_DECREASED",
-        "EXCLUSIVE_MAXIMUM_ADDED",
-        "EXCLUSIVE_MAXIMUM_REMOVED",
-        "EXCLUSIVE_MAXIMUM_INCREASED",
-        "EXCLUSIVE_MAXIMUM_DECREASED",
-        "EXCLUSIVE_MINIMUM_ADDED",
-        "EXCLUSIVE_MINIMUM_REMOVED",
-        "EXCLUSIVE_MINIMUM_INCREASED",
-        "EXCLUSIVE_MINIMUM_DECREASED",
-        "MAX_PROPERTIES_ADDED",
-        "MAX_PROPERTIES_REMOVED",
-        "MAX_PROPERTIES_INCREASED",
-        "MAX_PROPERTIES_DECREASED",
-        "MIN_PROPERTIES_ADDED",
-        "MIN_PROPERTIES_REMOVED",
-        "MIN_PROPERTIES_INCREASED",
-        "MIN_PROPERTIES_DECREASED",
-        "MAX_ITEMS_ADDED",
-        "MAX_ITEMS_REMOVED",
-        "MAX_ITEMS_INCREASED",
-        "MAX_ITEMS_DECREASED",
-        "MIN_ITEMS_ADDED",
-        "MIN_ITEMS_REMOVED",
-        "MIN_ITEMS_INCREASED",
-        "MIN_ITEMS_DECREASED",
-        "MAX_CONTAINS_ADDED",
-        "MAX_CONTAINS_REMOVED",
-        "MAX_CONTAINS_INCREASED",
-        "MAX_CONTAINS_DECREASED",
-        "MIN_CONTAINS_ADDED",
-        "MIN_CONTAINS_REMOVED",
-        "MIN_CONTAINS_INCREASED",
-        "MIN_CONTAINS_DECREASED",
-    ];
-    let wanted = format!("{name}_{change}");
-    KINDS
+/// The kinds of difference whose names are put together from parts (a bound and how it
+/// changed; a content-model keyword and how it changed), so they can be handed out as static
+/// names.
+const COMPOSED_KINDS: &[&str] = &[
+    "MAX_LENGTH_ADDED",
+    "MAX_LENGTH_REMOVED",
+    "MAX_LENGTH_INCREASED",
+    "MAX_LENGTH_DECREASED",
+    "MIN_LENGTH_ADDED",
+    "MIN_LENGTH_REMOVED",
+    "MIN_LENGTH_INCREASED",
+    "MIN_LENGTH_DECREASED",
+    "MAXIMUM_ADDED",
+    "MAXIMUM_REMOVED",
+    "MAXIMUM_INCREASED",
+    "MAXIMUM_DECREASED",
+    "MINIMUM_ADDED",
+    "MINIMUM_REMOVED",
+    "MINIMUM_INCREASED",
+    "MINIMUM_DECREASED",
+    "EXCLUSIVE_MAXIMUM_ADDED",
+    "EXCLUSIVE_MAXIMUM_REMOVED",
+    "EXCLUSIVE_MAXIMUM_INCREASED",
+    "EXCLUSIVE_MAXIMUM_DECREASED",
+    "EXCLUSIVE_MINIMUM_ADDED",
+    "EXCLUSIVE_MINIMUM_REMOVED",
+    "EXCLUSIVE_MINIMUM_INCREASED",
+    "EXCLUSIVE_MINIMUM_DECREASED",
+    "MAX_PROPERTIES_ADDED",
+    "MAX_PROPERTIES_REMOVED",
+    "MAX_PROPERTIES_INCREASED",
+    "MAX_PROPERTIES_DECREASED",
+    "MIN_PROPERTIES_ADDED",
+    "MIN_PROPERTIES_REMOVED",
+    "MIN_PROPERTIES_INCREASED",
+    "MIN_PROPERTIES_DECREASED",
+    "MAX_ITEMS_ADDED",
+    "MAX_ITEMS_REMOVED",
+    "MAX_ITEMS_INCREASED",
+    "MAX_ITEMS_DECREASED",
+    "MIN_ITEMS_ADDED",
+    "MIN_ITEMS_REMOVED",
+    "MIN_ITEMS_INCREASED",
+    "MIN_ITEMS_DECREASED",
+    "MAX_CONTAINS_ADDED",
+    "MAX_CONTAINS_REMOVED",
+    "MAX_CONTAINS_INCREASED",
+    "MAX_CONTAINS_DECREASED",
+    "MIN_CONTAINS_ADDED",
+    "MIN_CONTAINS_REMOVED",
+    "MIN_CONTAINS_INCREASED",
+    "MIN_CONTAINS_DECREASED",
+    "ADDITIONAL_PROPERTIES_ADDED",
+    "ADDITIONAL_PROPERTIES_REMOVED",
+    "ADDITIONAL_PROPERTIES_EXTENDED",
+    "ADDITIONAL_PROPERTIES_NARROWED",
+    "UNEVALUATED_PROPERTIES_ADDED",
+    "UNEVALUATED_PROPERTIES_REMOVED",
+    "UNEVALUATED_PROPERTIES_EXTENDED",
+    "UNEVALUATED_PROPERTIES_NARROWED",
+    "ADDITIONAL_ITEMS_ADDED",
+    "ADDITIONAL_ITEMS_REMOVED",
+    "ADDITIONAL_ITEMS_EXTENDED",
+    "ADDITIONAL_ITEMS_NARROWED",
+    "UNEVALUATED_ITEMS_ADDED",
+    "UNEVALUATED_ITEMS_REMOVED",
+    "UNEVALUATED_ITEMS_EXTENDED",
+    "UNEVALUATED_ITEMS_NARROWED",
+];
+
+/// A composed kind's static name (`fallback` when the parts name none).
+fn composed_kind(wanted: &str, fallback: &'static str) -> &'static str {
+    COMPOSED_KINDS
         .iter()
         .find(|k| **k == wanted)
         .copied()
-        .unwrap_or("BOUND_CHANGED")
+        .unwrap_or(fallback)
 }
 
-/// `ADDITIONAL_PROPERTIES_ADDED`, `UNEVALUATED_ITEMS_NARROWED`, … as a static name.
+/// The `<NAME>_<CHANGE>` kind of a bound.
+fn bound_kind(name: &str, change: &str) -> &'static str {
+    composed_kind(&format!("{name}_{change}"), "BOUND_CHANGED")
+}
+
+/// `ADDITIONAL_PROPERTIES_ADDED`, `UNEVALUATED_ITEMS_NARROWED`, ….
 fn extra_kind(noun: &str, which: &str, change: &str) -> &'static str {
-    const KINDS: &[&str] = &[
-        "ADDITIONAL_PROPERTIES_ADDED",
-        "ADDITIONAL_PROPERTIES_REMOVED",
-        "ADDITIONAL_PROPERTIES_EXTENDED",
-        "ADDITIONAL_PROPERTIES_NARROWED",
-        "UNEVALUATED_PROPERTIES_ADDED",
-        "UNEVALUATED_PROPERTIES_REMOVED",
-        "UNEVALUATED_PROPERTIES_EXTENDED",
-        "UNEVALUATED_PROPERTIES_NARROWED",
-        "ADDITIONAL_ITEMS_ADDED",
-        "ADDITIONAL_ITEMS_REMOVED",
-        "ADDITIONAL_ITEMS_EXTENDED",
-        "ADDITIONAL_ITEMS_NARROWED",
-        "UNEVALUATED_ITEMS_ADDED",
-        "UNEVALUATED_ITEMS_REMOVED",
-        "UNEVALUATED_ITEMS_EXTENDED",
-        "UNEVALUATED_ITEMS_NARROWED",
-    ];
-    let wanted = format!("{which}_{noun}_{change}");
-    KINDS
-        .iter()
-        .find(|k| **k == wanted)
-        .copied()
-        .unwrap_or("CONTENT_MODEL_CHANGED")
+    composed_kind(&format!("{which}_{noun}_{change}"), "CONTENT_MODEL_CHANGED")
 }
 
 /// The largest one-to-one pairing in a bipartite graph (`adjacency[i]`: the right-hand nodes
