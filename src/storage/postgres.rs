@@ -17,7 +17,7 @@ use crate::types::QualifiedSubject;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 pub struct PostgresStore {
-    pool: PgPool,
+    /// The pool, behind the fast-failure rule.
     gate: Gate,
 }
 
@@ -52,11 +52,10 @@ impl PostgresStore {
             .await?;
         Ok(Self {
             gate: Gate {
-                pool: pool.clone(),
+                pool,
                 max_connections,
                 down_until: Arc::default(),
             },
-            pool,
         })
     }
 }
@@ -106,7 +105,10 @@ impl Gate {
 #[async_trait]
 impl Store for PostgresStore {
     async fn read(&self) -> StoreResult<Box<dyn Session>> {
-        let conn = self.gate.with_connection(|| self.pool.acquire()).await?;
+        let conn = self
+            .gate
+            .with_connection(|| self.gate.pool.acquire())
+            .await?;
         Ok(Box::new(SqlSession::<Postgres> {
             conn: Conn::Pooled(conn),
             _guard: None,
@@ -139,12 +141,15 @@ impl Store for PostgresStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR.run(&self.pool).await?;
+        MIGRATOR.run(&self.gate.pool).await?;
         Ok(())
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        let mut conn = self.gate.with_connection(|| self.pool.acquire()).await?;
+        let mut conn = self
+            .gate
+            .with_connection(|| self.gate.pool.acquire())
+            .await?;
         sqlx::query("SELECT 1").execute(&mut *conn).await?;
         Ok(())
     }

@@ -877,14 +877,8 @@ impl Diff {
         if open {
             self.push(k.removed_open, at);
         } else if let Some(cover) = cover {
-            let (found, ok) = self.sub(os, o, us, cover, at);
-            self.found.extend(found);
-            let kind = if ok {
-                k.removed_covered
-            } else {
-                k.removed_not_covered
-            };
-            self.push(kind, at);
+            let kinds = (k.removed_covered, k.removed_not_covered);
+            self.covered((os, o), (us, cover), kinds, at);
         } else if is_false(os, o) {
             self.push(k.removed_false, at);
         } else {
@@ -912,16 +906,25 @@ impl Diff {
             return true;
         }
         if let Some(cover) = cover {
-            let (found, ok) = self.sub(os, cover, us, u, at);
-            self.found.extend(found);
-            let kind = if ok {
-                k.added_covered
-            } else {
-                k.added_not_covered
-            };
-            self.push(kind, at);
+            let kinds = (k.added_covered, k.added_not_covered);
+            self.covered((os, cover), (us, u), kinds, at);
         }
         false
+    }
+
+    /// A member one side lists, read against what the other side's partially open model
+    /// covers it with: the differences are kept, and `kinds.0` (covered) or `kinds.1` (not)
+    /// says how it went.
+    fn covered(
+        &mut self,
+        (os, o): (Side, &Value),
+        (us, u): (Side, &Value),
+        kinds: (&'static str, &'static str),
+        at: &str,
+    ) {
+        let (found, ok) = self.sub(os, o, us, u, at);
+        self.found.extend(found);
+        self.push(if ok { kinds.0 } else { kinds.1 }, at);
     }
 
     /// `dependencies` (and 2019-09's `dependentRequired` / `dependentSchemas`), all reported
