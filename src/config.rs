@@ -62,6 +62,20 @@ pub struct ServerConfig {
     #[arg(long, env = "ACCORD_HEADER_READ_TIMEOUT", default_value_t = 10)]
     pub header_read_timeout: u64,
 
+    /// Most client connections open at once; further clients wait in the listen queue until
+    /// one closes. Lowered at start to fit the process's open-file limit.
+    #[arg(long, env = "ACCORD_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// MiB of estimated memory that schema parses and compatibility checks may use at once;
+    /// more work waits its turn.
+    #[arg(long, env = "ACCORD_WORK_MEMORY_MB", default_value_t = 512)]
+    pub work_memory_mb: usize,
+
+    /// Schema parses and compatibility checks running at once (0: one per core, at least 2).
+    #[arg(long, env = "ACCORD_WORK_SLOTS", default_value_t = 0)]
+    pub work_slots: usize,
+
     /// Days audit entries are kept (0: forever); older ones are removed hourly.
     #[arg(long, env = "ACCORD_AUDIT_RETENTION_DAYS", default_value_t = 400)]
     pub audit_retention_days: u64,
@@ -97,6 +111,9 @@ impl ServerConfig {
             max_body_bytes: 2 * 1024 * 1024,
             max_schema_bytes: 1024 * 1024,
             header_read_timeout: 10,
+            max_connections: 1024,
+            work_memory_mb: 512,
+            work_slots: 0,
             audit_retention_days: 400,
             default_compatibility: CompatibilityLevel::Backward,
             incompatible_error_code: 40901,
@@ -132,6 +149,9 @@ impl ServerConfig {
             max_body_bytes,
             max_schema_bytes,
             header_read_timeout,
+            max_connections,
+            work_memory_mb,
+            work_slots,
             audit_retention_days,
             incompatible_error_code,
             schema_cache,
@@ -164,6 +184,12 @@ impl ServerConfig {
         }
         if self.header_read_timeout == 0 {
             problems.push("ACCORD_HEADER_READ_TIMEOUT must be at least 1 second".into());
+        }
+        if self.max_connections == 0 {
+            problems.push("ACCORD_MAX_CONNECTIONS must be at least 1".into());
+        }
+        if self.work_memory_mb == 0 {
+            problems.push("ACCORD_WORK_MEMORY_MB must be at least 1".into());
         }
         if self.db_max_connections == 0 {
             problems.push("ACCORD_DB_MAX_CONNECTIONS must be at least 1".into());
@@ -202,6 +228,9 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub max_schema_bytes: Option<usize>,
     pub header_read_timeout: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub work_memory_mb: Option<usize>,
+    pub work_slots: Option<usize>,
     pub audit_retention_days: Option<u64>,
     pub default_compatibility: Option<String>,
     pub incompatible_error_code: Option<u32>,

@@ -17,6 +17,7 @@ use crate::types::{
 };
 
 mod settings;
+mod work;
 mod write;
 
 pub use settings::{Config, ConfigOptions};
@@ -72,6 +73,9 @@ pub enum RegistryError {
     InvalidRuleSet(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A bug, reported rather than crashing: 500/50000.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<InvalidSchema> for RegistryError {
@@ -91,6 +95,10 @@ pub struct Settings {
     pub max_schema_bytes: usize,
     /// Cached schemas by id.
     pub cache_capacity: usize,
+    /// Estimated memory that schema parses and compatibility checks may use at once.
+    pub work_memory_bytes: usize,
+    /// Parses and compatibility checks running at once (on the blocking pool).
+    pub work_slots: usize,
 }
 
 impl Default for Settings {
@@ -99,8 +107,18 @@ impl Default for Settings {
             default_compatibility: CompatibilityLevel::Backward,
             max_schema_bytes: 1024 * 1024,
             cache_capacity: 10_000,
+            work_memory_bytes: 512 * 1024 * 1024,
+            work_slots: default_work_slots(),
         }
     }
+}
+
+/// One job per core, and at least two.
+pub fn default_work_slots() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(2)
 }
 
 /// A schema as sent for registration, lookup or a compatibility test.
@@ -138,24 +156,64 @@ pub struct PayloadVerdict {
 /// The registry service.
 pub struct Registry {
     store: Arc<dyn Store>,
-    formats: Formats,
+    formats: Arc<Formats>,
+    workers: work::Workers,
     settings: Settings,
-    schemas: Cache<(String, i64), Arc<SchemaRecord>>,
-    parsed: Cache<(String, i64), Arc<dyn ParsedSchema>>,
+    schemas: Cache<(String, i64), Arc<SchemaRecord>, TextWeight>,
+    parsed: Cache<(String, i64), Arc<dyn ParsedSchema>, TextWeight>,
     /// Parsed request schemas without references, by hash of type and text: parsing is a pure
     /// function of them, and lookups send the same text again and again.
-    inputs: Cache<String, Arc<dyn ParsedSchema>>,
+    inputs: Cache<String, Arc<dyn ParsedSchema>, TextWeight>,
+}
+
+/// Cache weights by the text an entry holds: one unit, plus one per `.0` bytes of text. A
+/// count-bounded cache would let a few thousand megabyte schemas (sent to read routes, which
+/// cache what they parse) take gigabytes; weighed, the caches hold a bounded amount of text.
+#[derive(Clone, Copy)]
+pub(crate) struct TextWeight(pub u64);
+
+/// A cached value's text size, for [`TextWeight`].
+pub(crate) trait TextLen {
+    fn text_len(&self) -> usize;
+}
+
+impl<K, V: TextLen> quick_cache::Weighter<K, V> for TextWeight {
+    fn weight(&self, _: &K, value: &V) -> u64 {
+        1 + value.text_len() as u64 / self.0
+    }
+}
+
+impl TextLen for Arc<SchemaRecord> {
+    fn text_len(&self) -> usize {
+        self.schema.len()
+    }
+}
+
+impl TextLen for Arc<dyn ParsedSchema> {
+    fn text_len(&self) -> usize {
+        self.canonical().len()
+    }
+}
+
+/// Weighs a cache of stored records: entries up to 4 KiB count one.
+pub(crate) fn record_cache<K: Eq + std::hash::Hash, V: TextLen + Clone>(
+    capacity: usize,
+) -> Cache<K, V, TextWeight> {
+    Cache::with_weighter(capacity, capacity as u64, TextWeight(4096))
 }
 
 impl Registry {
     pub fn new(store: Arc<dyn Store>, settings: Settings) -> Self {
         let capacity = settings.cache_capacity.max(16);
+        let parsed = capacity / 4 + 16;
         Self {
             store,
-            formats: Formats::default(),
-            schemas: Cache::new(capacity),
-            parsed: Cache::new(capacity / 4 + 16),
-            inputs: Cache::new(capacity / 4 + 16),
+            formats: Arc::new(Formats::default()),
+            workers: work::Workers::new(settings.work_memory_bytes, settings.work_slots),
+            schemas: record_cache(capacity),
+            // A parsed schema takes some 40 times its text: entries up to 1 KiB count one.
+            parsed: Cache::with_weighter(parsed, parsed as u64, TextWeight(1024)),
+            inputs: Cache::with_weighter(parsed, parsed as u64, TextWeight(1024)),
             settings,
         }
     }
@@ -602,7 +660,9 @@ impl Registry {
             if let Some(p) = self.inputs.get(&key) {
                 return Ok((p, Vec::new()));
             }
-            let parsed = self.formats.parse(schema_type, &input.schema, &[])?;
+            let parsed = self
+                .parse_bounded(schema_type, &input.schema, Vec::new())
+                .await?;
             self.inputs.insert(key, parsed.clone());
             return Ok((parsed, Vec::new()));
         }
@@ -610,7 +670,8 @@ impl Registry {
             .resolve_references(session, context, &input.references)
             .await?;
         Ok((
-            self.formats.parse(schema_type, &input.schema, &resolved)?,
+            self.parse_bounded(schema_type, &input.schema, resolved)
+                .await?,
             refs,
         ))
     }
@@ -748,10 +809,28 @@ impl Registry {
             .resolve_references(session, &schema.context, &schema.references)
             .await?;
         let parsed = self
-            .formats
-            .parse(schema.schema_type, &schema.schema, &resolved)?;
+            .parse_bounded(schema.schema_type, &schema.schema, resolved)
+            .await?;
         self.parsed.insert(key, parsed.clone());
         Ok(Some(parsed))
+    }
+
+    /// Parses on the blocking pool, within the work limits.
+    async fn parse_bounded(
+        &self,
+        schema_type: SchemaType,
+        schema: &str,
+        references: Vec<ResolvedReference>,
+    ) -> Result<Arc<dyn ParsedSchema>> {
+        let bytes = references
+            .iter()
+            .fold(schema.len(), |n, r| n.saturating_add(r.schema.len()));
+        let (formats, schema) = (self.formats.clone(), schema.to_owned());
+        let job = move || formats.parse(schema_type, &schema, &references);
+        Ok(self
+            .workers
+            .run(work::parse_estimate(schema_type, bytes), job)
+            .await??)
     }
 
     fn forget_schema(&self, context: &str, id: i64) {

@@ -33,6 +33,7 @@ pub struct Application {
     app: axum::Router,
     port: u16,
     header_read_timeout: std::time::Duration,
+    max_connections: usize,
 }
 
 impl Application {
@@ -45,6 +46,11 @@ impl Application {
             default_compatibility: config.default_compatibility,
             max_schema_bytes: config.max_schema_bytes,
             cache_capacity: config.schema_cache,
+            work_memory_bytes: config.work_memory_mb.saturating_mul(1024 * 1024),
+            work_slots: match config.work_slots {
+                0 => crate::registry::default_work_slots(),
+                n => n,
+            },
         };
         let governance = Arc::new(crate::governance::Governance::new(
             store.clone(),
@@ -81,6 +87,7 @@ impl Application {
             app: router::app(state),
             port,
             header_read_timeout: std::time::Duration::from_secs(config.header_read_timeout),
+            max_connections: connection_cap(config.max_connections, config.db_max_connections),
         })
     }
 
@@ -113,8 +120,18 @@ impl Application {
             .keep_alive_interval(self.header_read_timeout)
             .keep_alive_timeout(self.header_read_timeout);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let open = Arc::new(tokio::sync::Semaphore::new(self.max_connections));
         tokio::pin!(shutdown);
         loop {
+            // At the cap, stop accepting until a connection closes (idle ones close after the
+            // header-read timeout): the descriptors the store needs are never used up.
+            let permit = tokio::select! {
+                permit = open.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+                () = &mut shutdown => break,
+            };
             let (stream, _) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok(conn) => conn,
@@ -129,14 +146,24 @@ impl Application {
             };
             let _ = stream.set_nodelay(true);
             let service = TowerToHyperService::new(self.app.clone());
-            let conn = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
-            let conn = graceful.watch(conn);
+            let (builder, watcher) = (builder.clone(), graceful.watcher());
+            let first_byte = self.header_read_timeout;
             tokio::spawn(async move {
-                if let Err(e) = conn.await {
+                // hyper's header-read timeout starts with a request's first byte, and the
+                // protocol detection before it waits for ever: a client that connects and
+                // sends nothing is closed here after the same timeout.
+                let mut byte = [0u8; 1];
+                match tokio::time::timeout(first_byte, stream.peek(&mut byte)).await {
+                    Ok(Ok(n)) if n > 0 => {}
+                    _ => return drop(permit),
+                }
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                if let Err(e) = watcher.watch(conn).await {
                     tracing::debug!(error = %e, "connection ended with an error");
                 }
+                drop(permit);
             });
         }
         drop(self.listener);
@@ -153,6 +180,39 @@ impl Application {
     pub async fn run(self) -> std::io::Result<()> {
         self.run_until(shutdown_signal()).await
     }
+}
+
+/// The connection cap: as configured, but lowered to leave room, under the process's
+/// open-file limit, for the database pool, the SQLite files and the listener.
+fn connection_cap(configured: usize, db_connections: u32) -> usize {
+    let reserve = db_connections as usize + 64;
+    match open_file_limit() {
+        Some(limit) if limit <= reserve + 16 => {
+            tracing::warn!(
+                limit,
+                "the open-file limit is very low; allowing 16 connections"
+            );
+            16
+        }
+        Some(limit) if configured > limit - reserve => {
+            let cap = limit - reserve;
+            tracing::warn!(
+                configured,
+                cap,
+                limit,
+                "ACCORD_MAX_CONNECTIONS lowered to fit the open-file limit (raise it with ulimit -n)"
+            );
+            cap
+        }
+        _ => configured,
+    }
+}
+
+/// The soft limit on open files, from `/proc/self/limits` (Linux; `None` elsewhere).
+fn open_file_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 async fn shutdown_signal() {

@@ -98,6 +98,7 @@ impl From<RegistryError> for ApiError {
             E::SchemaTooLarge(..) => (StatusCode::UNPROCESSABLE_ENTITY, 42209),
             E::InvalidRuleSet(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42210),
             E::Store(cause) => return store_failure(cause),
+            E::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, 50000),
         };
         let message = match &e {
             E::SchemaNotFound(id) if id.is_empty() => "Schema not found".to_owned(),

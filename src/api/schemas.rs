@@ -50,13 +50,19 @@ impl From<&SchemaRecord> for SchemaString {
 /// id, so a permanent delete (the registry answers 40403 first) or a reused id never serves a
 /// stale body.
 pub struct RenderedSchemas {
-    bodies: Cache<(String, i64), Arc<(String, Bytes)>>,
+    bodies: Cache<(String, i64), Arc<(String, Bytes)>, crate::registry::TextWeight>,
+}
+
+impl crate::registry::TextLen for Arc<(String, Bytes)> {
+    fn text_len(&self) -> usize {
+        self.1.len()
+    }
 }
 
 impl RenderedSchemas {
     pub fn new(capacity: usize) -> Self {
         Self {
-            bodies: Cache::new(capacity.max(16)),
+            bodies: crate::registry::record_cache(capacity.max(16)),
         }
     }
 

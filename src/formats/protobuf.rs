@@ -331,6 +331,47 @@ fn compile(
     Ok(compiler)
 }
 
+/// The pool's files as an encoded `FileDescriptorSet`, extension options kept and each file's
+/// `source_code_info` (field 9) left out. protox's own `encode_file_descriptor_set` does this
+/// through a `DynamicMessage` of every file, which for a large file costs more memory than the
+/// compilation itself; dropping the field from the encoded bytes costs one copy.
+fn encode_without_source_info(pool: &DescriptorPool) -> Result<Vec<u8>, String> {
+    use prost::encoding::{decode_varint, encode_key, encode_varint, WireType};
+    const SOURCE_CODE_INFO: u64 = 9;
+    let mut set = Vec::new();
+    for file in pool.files() {
+        let bytes = file.encode_to_vec();
+        let mut kept = Vec::with_capacity(bytes.len());
+        let mut rest = bytes.as_slice();
+        let varint = |rest: &mut &[u8]| decode_varint(rest).map_err(|e| e.to_string());
+        while !rest.is_empty() {
+            let start = rest;
+            let key = varint(&mut rest)?;
+            let skip = match key & 7 {
+                0 => {
+                    varint(&mut rest)?;
+                    0
+                }
+                1 => 8,
+                2 => usize::try_from(varint(&mut rest)?).map_err(|e| e.to_string())?,
+                5 => 4,
+                _ => return Err("unexpected wire type in a compiled file".into()),
+            };
+            if skip > rest.len() {
+                return Err("a field runs past the end of a compiled file".into());
+            }
+            rest = &rest[skip..];
+            if key >> 3 != SOURCE_CODE_INFO {
+                kept.extend_from_slice(&start[..start.len() - rest.len()]);
+            }
+        }
+        encode_key(1, WireType::LengthDelimited, &mut set);
+        encode_varint(kept.len() as u64, &mut set);
+        set.extend_from_slice(&kept);
+    }
+    Ok(set)
+}
+
 /// Any import not found elsewhere: an empty proto3 file.
 struct StubResolver(Arc<std::sync::Mutex<Vec<String>>>);
 
@@ -487,7 +528,10 @@ impl Format for ProtobufFormat {
             }
         };
         // Through the encoded set: source info dropped, extension options kept.
-        let pool = DescriptorPool::decode(compiler.encode_file_descriptor_set().as_slice())
+        let set = encode_without_source_info(&compiler.descriptor_pool())
+            .map_err(|e| InvalidSchema(format!("{name}: {e}")))?;
+        drop(compiler);
+        let pool = DescriptorPool::decode(set.as_slice())
             .map_err(|e| InvalidSchema(format!("{name}: {e}")))?;
         let file = pool
             .get_file_by_name(&name)

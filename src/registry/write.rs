@@ -69,7 +69,9 @@ impl Registry {
         let (resolved, edges, refs) = self
             .resolve_references(s, &subject.context, &input.references)
             .await?;
-        let parsed = self.formats.parse(schema_type, &input.schema, &resolved)?;
+        let parsed = self
+            .parse_bounded(schema_type, &input.schema, resolved)
+            .await?;
         let (text, chash) = stored_text_and_hash(parsed.as_ref(), normalize, &refs);
 
         // Re-registering what the subject already has returns it, in any mode.
@@ -174,7 +176,7 @@ impl Registry {
                 against.push(v);
             }
             let messages = self
-                .check_against(s, level, (parsed.as_ref(), metadata.as_ref()), &against)
+                .check_against(s, level, (parsed.clone(), metadata.clone()), &against)
                 .await?;
             if !messages.is_empty() {
                 return Err(RegistryError::Incompatible {
@@ -361,10 +363,10 @@ impl Registry {
             .resolve_references(s, &subject.context, &input.references)
             .await
         {
-            Ok((resolved, _, _)) => self
-                .formats
-                .parse(schema_type, &input.schema, &resolved)
-                .map_err(RegistryError::from),
+            Ok((resolved, _, _)) => {
+                self.parse_bounded(schema_type, &input.schema, resolved)
+                    .await
+            }
             Err(e) => Err(e),
         };
         let parsed = match parsed {
@@ -386,18 +388,19 @@ impl Registry {
         };
         let metadata = input.metadata.clone().or(latest_metadata);
         let messages = self
-            .check_against(s, level, (parsed.as_ref(), metadata.as_ref()), &against)
+            .check_against(s, level, (parsed.clone(), metadata.clone()), &against)
             .await?;
         Ok((messages.is_empty(), if verbose { messages } else { vec![] }))
     }
 
     /// Runs `level` for `new` against `versions` (ascending, live), parsing them through the
-    /// cache; returns the messages (empty: compatible).
+    /// cache; returns the messages (empty: compatible). The comparison runs on the blocking
+    /// pool, within the work limits.
     async fn check_against(
         &self,
         s: &mut dyn Session,
         level: crate::types::CompatibilityLevel,
-        new: (&dyn ParsedSchema, Option<&Value>),
+        new: (Arc<dyn ParsedSchema>, Option<Value>),
         versions: &[&VersionRecord],
     ) -> Result<Vec<String>> {
         let mut parsed: Vec<(i32, Arc<dyn ParsedSchema>, Option<Value>)> = Vec::new();
@@ -410,15 +413,26 @@ impl Registry {
                 parsed.push((v.version, p, metadata));
             }
         }
-        let previous: Vec<Previous> = parsed
-            .iter()
-            .map(|(version, schema, metadata)| Previous {
-                version: *version,
-                schema: schema.as_ref(),
-                metadata: metadata.as_ref(),
-            })
-            .collect();
-        Ok(compat::check_with_metadata(level, new.0, new.1, &previous))
+        if parsed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let bytes = parsed.iter().fold(new.0.canonical().len(), |n, (_, p, _)| {
+            n.saturating_add(p.canonical().len())
+        });
+        let job = move || {
+            let previous: Vec<Previous> = parsed
+                .iter()
+                .map(|(version, schema, metadata)| Previous {
+                    version: *version,
+                    schema: schema.as_ref(),
+                    metadata: metadata.as_ref(),
+                })
+                .collect();
+            compat::check_with_metadata(level, new.0.as_ref(), new.1.as_ref(), &previous)
+        };
+        self.workers
+            .run(bytes.saturating_mul(4).saturating_add(64 * 1024), job)
+            .await
     }
 
     /// `DELETE /subjects/{subject}/versions/{version}`.

@@ -339,3 +339,123 @@ impl Drop for StoreFixture {
         }
     }
 }
+
+/// Another client, asking for `/subjects` every 50 ms (on connections of its own) while a
+/// test does something hostile; [`Probe::slowest`] tells how long its slowest answer took.
+pub struct Probe {
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::time::Duration>,
+}
+
+impl Probe {
+    pub fn start(base: &str) -> Probe {
+        let url = format!("{base}/subjects");
+        let (stop, mut stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let client = Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .expect("client");
+            let mut slowest = std::time::Duration::ZERO;
+            loop {
+                let started = std::time::Instant::now();
+                let answered = client.get(&url).send().await.map(|r| r.status());
+                let took = started.elapsed();
+                assert!(
+                    answered.as_ref().is_ok_and(|s| s.is_success()),
+                    "another client was not answered: {answered:?} after {took:?}"
+                );
+                slowest = slowest.max(took);
+                tokio::select! {
+                    _ = &mut stopped => return slowest,
+                    () = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+                }
+            }
+        });
+        Probe { stop, task }
+    }
+
+    /// Stops the probe; its slowest answer.
+    pub async fn slowest(self) -> std::time::Duration {
+        let _ = self.stop.send(());
+        self.task.await.expect("probe")
+    }
+
+    /// Stops the probe and asserts every answer came within a second.
+    pub async fn assert_answered_within_a_second(self, during: &str) {
+        let slowest = self.slowest().await;
+        assert!(
+            slowest < std::time::Duration::from_secs(1),
+            "another client waited {slowest:?} during {during}"
+        );
+    }
+}
+
+/// The real `accord-server` binary, started on a free port with the given environment (the
+/// embedded store in a temporary directory unless `DATABASE_URL` is among them), for what
+/// must be measured on a process of its own, such as its memory.
+pub struct ServerProcess {
+    pub base: String,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    pub async fn start(env: &[(&str, String)]) -> ServerProcess {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_accord-server"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("ACCORD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("ACCORD_DATA_DIR", dir.path())
+            .env("ACCORD_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("accord-server starts");
+        let server = ServerProcess {
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+            _dir: dir,
+        };
+        let client = Client::new();
+        for _ in 0..200 {
+            if client
+                .get(format!("{}/health/ready", server.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("accord-server did not become ready on port {port}");
+    }
+
+    /// A line of the process's `/proc/<pid>/status` (`VmRSS`, `VmHWM`), in KiB.
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the server process is alive");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("memory line")
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

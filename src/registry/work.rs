@@ -1,0 +1,129 @@
+//! Bounds on the heavy work a request can start. Parsing a schema and checking compatibility
+//! are pure CPU work whose memory grows with the schema (a 1 MB `.proto` peaks near 150 MB
+//! while it compiles), so they run on tokio's blocking pool, never on the async workers that
+//! answer every other client, and only within two limits: at most `slots` at once, and only
+//! while the memory they are estimated to need fits the budget. Work over budget waits for
+//! earlier work to finish rather than failing; one job larger than the whole budget runs alone.
+//!
+//! The permits move into the blocking job, so a client that goes away while its parse runs
+//! does not free the budget before the parse ends.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use super::{RegistryError, Result};
+use crate::types::SchemaType;
+
+/// The budget is counted in KiB, so a `u32` permit count covers any budget up to 4 TiB.
+const UNIT: usize = 1024;
+
+/// Estimated peak memory of parsing `bytes` of schema text of a type, measured on large
+/// schemas of each kind (many fields, many symbols, many properties) with a margin: Avro
+/// and JSON Schema peak at about 50 times the text, Protobuf (compiled with source info, then
+/// re-read as a descriptor pool) at about 160 times.
+pub fn parse_estimate(schema_type: SchemaType, bytes: usize) -> usize {
+    let factor = match schema_type {
+        SchemaType::Avro | SchemaType::Json => 64,
+        SchemaType::Protobuf => 192,
+    };
+    bytes.saturating_mul(factor).saturating_add(64 * UNIT)
+}
+
+/// The shared limits (one per registry).
+pub struct Workers {
+    memory: Arc<Semaphore>,
+    budget_units: u32,
+    slots: Arc<Semaphore>,
+}
+
+impl Workers {
+    /// `budget` bytes of estimated memory, `slots` jobs at once (both at least 1).
+    pub fn new(budget: usize, slots: usize) -> Self {
+        let budget_units = u32::try_from((budget / UNIT).max(1)).unwrap_or(u32::MAX);
+        Self {
+            memory: Arc::new(Semaphore::new(budget_units as usize)),
+            budget_units,
+            slots: Arc::new(Semaphore::new(slots.max(1))),
+        }
+    }
+
+    /// Runs `job` on the blocking pool once `estimate` bytes of the budget and a slot are
+    /// free. A panic in the job (a bug in a parser) answers 50000 instead of taking the
+    /// process down.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        estimate: usize,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        let units = u32::try_from(estimate.div_ceil(UNIT))
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.budget_units);
+        let closed = |_| RegistryError::Internal("the work limiter is closed".into());
+        let memory = self
+            .memory
+            .clone()
+            .acquire_many_owned(units)
+            .await
+            .map_err(closed)?;
+        let slot = self.slots.clone().acquire_owned().await.map_err(closed)?;
+        let handle = tokio::task::spawn_blocking(move || {
+            let out = job();
+            drop((memory, slot));
+            out
+        });
+        handle.await.map_err(|e| {
+            tracing::error!(error = %e, "a schema job panicked");
+            RegistryError::Internal("the schema could not be processed (internal error)".into())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn jobs_over_budget_wait_their_turn() {
+        let workers = Arc::new(Workers::new(10 * UNIT, 8));
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let mut jobs = Vec::new();
+        for _ in 0..6 {
+            let (w, running, most) = (workers.clone(), running.clone(), most.clone());
+            jobs.push(tokio::spawn(async move {
+                // 4 KiB each: two fit in the 10 KiB budget, never three.
+                w.run(4 * UNIT, move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(30));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                })
+                .await
+            }));
+        }
+        for j in jobs {
+            j.await.expect("task").expect("job");
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_job_larger_than_the_budget_runs_alone() {
+        let workers = Workers::new(UNIT, 2);
+        let out = workers.run(1 << 30, || 7).await.expect("runs");
+        assert_eq!(out, 7);
+        assert_eq!(workers.memory.available_permits(), 1, "budget returned");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_is_an_error_not_a_crash() {
+        let workers = Workers::new(UNIT, 1);
+        let got = workers.run(1, || panic!("parser bug")).await;
+        assert!(matches!(got, Err(RegistryError::Internal(_))));
+        assert_eq!(workers.run(1, || 1).await.expect("still serves"), 1);
+    }
+}
