@@ -816,4 +816,84 @@ mod tests {
             assert!(AvroFormat.parse(bad, &[]).is_err(), "accepted {bad}");
         }
     }
+
+    /// A zig-zag varint.
+    fn long(v: i64) -> Vec<u8> {
+        let mut n = ((v << 1) ^ (v >> 63)) as u64;
+        let mut out = Vec::new();
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(b);
+                return out;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    fn check(p: &Arc<dyn ParsedSchema>, datum: &[u8]) -> Result<(), InvalidPayload> {
+        p.validate(datum, PayloadOptions::default())
+    }
+
+    /// Issue 9, items 2, 3, 4 and 12, at the layer the proxy calls.
+    #[test]
+    fn hostile_datums_are_answered_without_exhausting_anything() {
+        // 3: a map declaring 2^29 entries in six bytes: refused, nothing reserved.
+        let map = parse(r#"{"type":"map","values":"int"}"#);
+        let bomb = [0x80, 0x80, 0x80, 0x80, 0x04, 0x02, 0x61, 0x02];
+        assert!(check(&map, &bomb).unwrap_err().0.contains("declares"));
+        let array = parse(r#"{"type":"array","items":"long"}"#);
+        assert!(check(&array, &[0x80, 0x80, 0x80, 0x80, 0x04, 0x02]).is_err());
+        // 4: twenty million zero-byte items in five bytes are valid, read a block at a time.
+        let nulls = parse(r#"{"type":"array","items":"null"}"#);
+        let mut twenty_million = long(20_000_000);
+        twenty_million.push(0);
+        assert_eq!(check(&nulls, &twenty_million), Ok(()));
+        // 12: a type recursing through itself validates.
+        let list = parse(
+            r#"{"type":"record","name":"L","fields":[{"name":"v","type":"int"},{"name":"next","type":["null","L"]}]}"#,
+        );
+        let mut deep = Vec::new();
+        for _ in 0..100_000 {
+            deep.extend(long(7));
+            deep.extend(long(1));
+        }
+        deep.extend(long(7));
+        deep.extend(long(0));
+        assert_eq!(check(&list, &deep), Ok(()));
+        assert!(check(&list, &deep[..deep.len() - 1]).is_err());
+        // 2: recursion through a reference, far deeper than any stack.
+        let node =
+            r#"{"type":"record","name":"Node","fields":[{"name":"next","type":["null","Node"]}]}"#;
+        let holder = AvroFormat
+            .parse(
+                r#"{"type":"record","name":"Holder","fields":[{"name":"head","type":"Node"}]}"#,
+                &[ResolvedReference {
+                    name: "Node".into(),
+                    schema_type: SchemaType::Avro,
+                    schema: node.into(),
+                }],
+            )
+            .unwrap();
+        let mut chain = vec![2u8; 1_000_000];
+        chain.push(0);
+        assert_eq!(check(&holder, &chain), Ok(()));
+        assert!(check(&holder, &chain[..chain.len() - 1]).is_err());
+    }
+
+    /// Issue 9, item 5: a 100,000-symbol enum compared with itself minus one symbol (linear:
+    /// this took half a minute when the comparison was quadratic).
+    #[test]
+    fn large_enums_compare_in_linear_time() {
+        let symbols: Vec<String> = (0..100_000).map(|i| format!("S{i}")).collect();
+        let all = parse(
+            &serde_json::json!({"type": "enum", "name": "E", "symbols": symbols}).to_string(),
+        );
+        let fewer = parse(
+            &serde_json::json!({"type": "enum", "name": "E", "symbols": symbols[1..]}).to_string(),
+        );
+        assert!(fewer.read_incompatibilities(all.as_ref()).len() == 1);
+        assert!(all.read_incompatibilities(fewer.as_ref()).is_empty());
+    }
 }
