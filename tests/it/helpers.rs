@@ -31,6 +31,19 @@ pub fn database_url(name: &str) -> String {
     }
 }
 
+/// A new, empty PostgreSQL database for one test: its name (to drop it) and URL.
+pub fn create_database() -> (String, String) {
+    let name = format!("accord_test_{}", uuid::Uuid::new_v4().simple());
+    admin_exec(format!("CREATE DATABASE {name}"));
+    let url = database_url(&name);
+    (name, url)
+}
+
+/// Drops a database [`create_database`] made.
+pub fn drop_database(name: &str) {
+    admin_exec(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}
+
 /// Runs one SQL statement on the admin database (blocking; used from Drop too).
 pub fn admin_exec(sql: String) {
     exec_on(admin_url(), sql)
@@ -92,9 +105,7 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let (db_name, database_url) = match backend {
             Backend::Postgres => {
-                let name = format!("accord_test_{}", uuid::Uuid::new_v4().simple());
-                admin_exec(format!("CREATE DATABASE {name}"));
-                let url = database_url(&name);
+                let (name, url) = create_database();
                 (Some(name), Some(url))
             }
             Backend::Sqlite => (None, None),
@@ -223,7 +234,7 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
         if let Some(name) = self.db_name.take() {
-            admin_exec(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            drop_database(&name);
         }
     }
 }
@@ -309,9 +320,8 @@ impl StoreFixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let (store, db_name): (std::sync::Arc<dyn accord::storage::Store>, _) = match backend {
             Backend::Postgres => {
-                let name = format!("accord_test_{}", uuid::Uuid::new_v4().simple());
-                admin_exec(format!("CREATE DATABASE {name}"));
-                let store = accord::storage::PostgresStore::connect(&database_url(&name), 8)
+                let (name, url) = create_database();
+                let store = accord::storage::PostgresStore::connect(&url, 8)
                     .await
                     .expect("connect");
                 (std::sync::Arc::new(store), Some(name))
@@ -335,7 +345,7 @@ impl StoreFixture {
 impl Drop for StoreFixture {
     fn drop(&mut self) {
         if let Some(name) = self.db_name.take() {
-            admin_exec(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            drop_database(&name);
         }
     }
 }

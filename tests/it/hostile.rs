@@ -532,9 +532,8 @@ async fn heavy_work_stays_within_the_memory_budget(backend: Backend) {
     ];
     let db = match backend {
         Backend::Postgres => {
-            let name = format!("accord_test_{}", uuid::Uuid::new_v4().simple());
-            crate::helpers::admin_exec(format!("CREATE DATABASE {name}"));
-            env.push(("DATABASE_URL", crate::helpers::database_url(&name)));
+            let (name, url) = crate::helpers::create_database();
+            env.push(("DATABASE_URL", url));
             Some(name)
         }
         Backend::Sqlite => None,
@@ -607,7 +606,7 @@ async fn heavy_work_stays_within_the_memory_budget(backend: Backend) {
     );
     drop(server);
     if let Some(name) = db {
-        crate::helpers::admin_exec(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        crate::helpers::drop_database(&name);
     }
 }
 
