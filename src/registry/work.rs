@@ -7,6 +7,14 @@
 //!
 //! The permits move into the blocking job, so a client that goes away while its parse runs
 //! does not free the budget before the parse ends.
+//!
+//! Freed memory only counts as free once the process can reuse it. glibc gives each thread
+//! its own allocation arena and keeps what a thread frees for that thread, so sequential
+//! parses on different blocking threads would each leave their peak resident and the process
+//! would grow by a multiple of the budget (measured: 8 parses of 35 MB, one at a time, grew the
+//! process by 62–89 MB with the default arenas, 35 MB with one). A job of at least
+//! [`TRIM_FROM`] therefore hands its free memory back to the system before its permits are
+//! released.
 
 use std::sync::Arc;
 
@@ -17,6 +25,10 @@ use crate::types::SchemaType;
 
 /// The budget is counted in KiB, so a `u32` permit count covers any budget up to 4 TiB.
 const UNIT: usize = 1024;
+
+/// Jobs estimated at this much or more return their freed memory to the system when they end
+/// (a `malloc_trim` costs well under a millisecond; a parse this large takes tens).
+const TRIM_FROM: usize = 4 << 20;
 
 /// Estimated peak memory of parsing `bytes` of schema text of a type, measured on large
 /// schemas of each kind (many fields, many symbols, many properties) with a margin: Avro
@@ -67,8 +79,13 @@ impl Workers {
             .await
             .map_err(closed)?;
         let slot = self.slots.clone().acquire_owned().await.map_err(closed)?;
+        let trim = estimate >= TRIM_FROM;
         let handle = tokio::task::spawn_blocking(move || {
+            // A panic drops the permits while unwinding; the next large job trims.
             let out = job();
+            if trim {
+                release_free_memory();
+            }
             drop((memory, slot));
             out
         });
@@ -78,6 +95,21 @@ impl Workers {
         })
     }
 }
+
+/// Returns the free memory of every allocation arena to the system.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn release_free_memory() {
+    // SAFETY: malloc_trim takes no pointers and only walks the allocator's own free lists
+    // under its locks; it is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Other allocators (musl, macOS) return large frees to the system themselves.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_free_memory() {}
 
 #[cfg(test)]
 mod tests {
