@@ -1,20 +1,26 @@
 //! Accord: a schema registry (Confluent-compatible) with contract governance.
 
 /// HTTP: the Confluent-compatible REST API, health, OpenAPI.
+#[cfg(feature = "server")]
 pub mod api;
 /// The seven compatibility levels over the format trait.
 pub mod compat;
 /// Typed server configuration.
+#[cfg(feature = "server")]
 pub mod config;
 /// Schema formats behind one trait: parse, canonical form, compatibility.
 pub mod formats;
 /// Contract governance: API keys and roles, team ownership, subject lifecycle, audit log.
+#[cfg(feature = "server")]
 pub mod governance;
 /// The registry domain service: register, look up, delete, configure.
+#[cfg(feature = "server")]
 pub mod registry;
 /// The one start-up path shared by the binary and the tests.
+#[cfg(feature = "server")]
 pub mod startup;
 /// Persistence behind one trait; PostgreSQL and embedded SQLite.
+#[cfg(feature = "server")]
 pub mod storage;
 /// Shared domain values: subjects, versions, levels, modes, references.
 pub mod types;
