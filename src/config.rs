@@ -72,6 +72,11 @@ pub struct ServerConfig {
     #[arg(long, env = "ACCORD_WORK_MEMORY_MB", default_value_t = 512)]
     pub work_memory_mb: usize,
 
+    /// MiB the parsed schemas kept in memory may take (estimated; half for stored versions,
+    /// half for schemas sent in requests); least used ones are dropped and parsed again.
+    #[arg(long, env = "ACCORD_CACHE_MEMORY_MB", default_value_t = 256)]
+    pub cache_memory_mb: usize,
+
     /// Schema parses and compatibility checks running at once (0: one per core, at least 2).
     #[arg(long, env = "ACCORD_WORK_SLOTS", default_value_t = 0)]
     pub work_slots: usize,
@@ -113,6 +118,7 @@ impl ServerConfig {
             header_read_timeout: 10,
             max_connections: 1024,
             work_memory_mb: 512,
+            cache_memory_mb: 256,
             work_slots: 0,
             audit_retention_days: 400,
             default_compatibility: CompatibilityLevel::Backward,
@@ -151,6 +157,7 @@ impl ServerConfig {
             header_read_timeout,
             max_connections,
             work_memory_mb,
+            cache_memory_mb,
             work_slots,
             audit_retention_days,
             incompatible_error_code,
@@ -230,6 +237,7 @@ pub struct FileConfig {
     pub header_read_timeout: Option<u64>,
     pub max_connections: Option<usize>,
     pub work_memory_mb: Option<usize>,
+    pub cache_memory_mb: Option<usize>,
     pub work_slots: Option<usize>,
     pub audit_retention_days: Option<u64>,
     pub default_compatibility: Option<String>,

@@ -47,6 +47,7 @@ impl Application {
             max_schema_bytes: config.max_schema_bytes,
             cache_capacity: config.schema_cache,
             work_memory_bytes: config.work_memory_mb.saturating_mul(1024 * 1024),
+            parsed_cache_bytes: config.cache_memory_mb.saturating_mul(1024 * 1024),
             work_slots: match config.work_slots {
                 0 => crate::registry::default_work_slots(),
                 n => n,

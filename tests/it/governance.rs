@@ -1007,6 +1007,10 @@ async fn no_key_reaches_past_its_team(backend: Backend) {
     let payments = create_key(&app, &admin, json!({"role": "member", "team": "payments"})).await;
     let orders = create_key(&app, &admin, json!({"role": "member", "team": "orders"})).await;
     let reader = create_key(&app, &admin, json!({"role": "reader"})).await;
+    let probe = crate::helpers::Probe::start_as(
+        &app.base,
+        Some((reader.id.clone(), reader.secret.clone())),
+    );
     let subject = "payments.card-value";
     let (s, r) = call(
         &app,
@@ -1118,6 +1122,9 @@ async fn no_key_reaches_past_its_team(backend: Backend) {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{r}");
+    probe
+        .assert_answered_within_a_second("attempts past a team's reach")
+        .await;
 }
 
 /// Issue 9, item 8: a flood of refused requests is recorded at most 20 per second one by one,
@@ -1127,6 +1134,8 @@ async fn refused_requests_are_no_write_amplifier(backend: Backend) {
     let admin = admin_key(&app);
     put_team(&app, &admin, "payments", json!(["payments."])).await;
     let member = create_key(&app, &admin, json!({"role": "member", "team": "payments"})).await;
+    let reader = create_key(&app, &admin, json!({"role": "reader"})).await;
+    let probe = crate::helpers::Probe::start_as(&app.base, Some((reader.id, reader.secret)));
     let started = std::time::Instant::now();
     let mut flood = Vec::new();
     for c in 0..8 {
@@ -1194,4 +1203,7 @@ async fn refused_requests_are_no_write_amplifier(backend: Backend) {
             .any(|e| e["action"] == "audit.denied_not_recorded"),
         "no summary of the refusals not recorded"
     );
+    probe
+        .assert_answered_within_a_second("a flood of refused writes")
+        .await;
 }

@@ -93,6 +93,8 @@ pub struct TestApp {
     db_name: Option<String>,
     _dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
+    /// The real binary this app talks to, when it is not in-process ([`TestApp::on_binary`]).
+    process: Option<ServerProcess>,
 }
 
 impl TestApp {
@@ -126,7 +128,40 @@ impl TestApp {
             db_name,
             _dir: dir,
             shutdown: Some(tx),
+            process: None,
         }
+    }
+
+    /// The real `accord-server` binary on a fresh store, with extra environment (for what is
+    /// measured on a process of its own: its memory, that it stays up).
+    pub async fn on_binary(backend: Backend, env: &[(&str, String)]) -> Self {
+        let mut env = env.to_vec();
+        let (db_name, database_url) = match backend {
+            Backend::Postgres => {
+                let (name, url) = create_database();
+                env.push(("DATABASE_URL", url.clone()));
+                (Some(name), Some(url))
+            }
+            Backend::Sqlite => (None, None),
+        };
+        let process = ServerProcess::start(&env).await;
+        TestApp {
+            base: process.base.clone(),
+            client: Client::new(),
+            backend,
+            database_url,
+            db_name,
+            _dir: tempfile::tempdir().expect("tempdir"),
+            shutdown: None,
+            process: Some(process),
+        }
+    }
+
+    /// The server process of an app [`TestApp::on_binary`] started.
+    pub fn process(&mut self) -> &mut ServerProcess {
+        self.process
+            .as_mut()
+            .expect("only an app on the binary has a process")
     }
 
     /// Another server process on this server's PostgreSQL database (dropping it leaves the
@@ -156,12 +191,16 @@ impl TestApp {
             db_name: None,
             _dir: dir,
             shutdown: Some(tx),
+            process: None,
         }
     }
 
     /// The server's data directory (its SQLite file when no PostgreSQL is used).
     pub fn data_dir(&self) -> &std::path::Path {
-        self._dir.path()
+        match &self.process {
+            Some(p) => p._dir.path(),
+            None => self._dir.path(),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -233,6 +272,8 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        // The process goes before its database.
+        drop(self.process.take());
         if let Some(name) = self.db_name.take() {
             drop_database(&name);
         }
@@ -359,6 +400,12 @@ pub struct Probe {
 
 impl Probe {
     pub fn start(base: &str) -> Probe {
+        Self::start_as(base, None)
+    }
+
+    /// A probe that authenticates with an API key (`id`, `secret`), for servers with
+    /// authentication on.
+    pub fn start_as(base: &str, key: Option<(String, String)>) -> Probe {
         let url = format!("{base}/subjects");
         let (stop, mut stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -369,7 +416,11 @@ impl Probe {
             let mut slowest = std::time::Duration::ZERO;
             loop {
                 let started = std::time::Instant::now();
-                let answered = client.get(&url).send().await.map(|r| r.status());
+                let mut request = client.get(&url);
+                if let Some((id, secret)) = &key {
+                    request = request.basic_auth(id, Some(secret));
+                }
+                let answered = request.send().await.map(|r| r.status());
                 let took = started.elapsed();
                 assert!(
                     answered.as_ref().is_ok_and(|s| s.is_success()),
