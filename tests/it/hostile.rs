@@ -132,7 +132,7 @@ async fn avro_datums_cannot_exhaust_the_validator(app: &TestApp) {
     app.register_ok("m", &json!({"type": "map", "values": "int"}))
         .await;
     let v = validate(
-        &app,
+        app,
         "m",
         &base64::engine::general_purpose::STANDARD
             .decode("gICAgAQCYQI=")
