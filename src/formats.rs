@@ -92,6 +92,14 @@ pub trait ParsedSchema: Send + Sync + std::fmt::Debug + 'static {
     /// decode completely, with nothing left over. The proxy calls this per message. Protobuf
     /// payloads start with the Confluent message-index path.
     fn validate(&self, datum: &[u8], options: PayloadOptions) -> Result<(), InvalidPayload>;
+    /// Whether [`ParsedSchema::validate`] would first do work of the size of a parse (a JSON
+    /// schema compiles its validator on first use, so schemas kept for registration and
+    /// compatibility do not hold it); then [`ParsedSchema::prepare_validation`] does it ahead,
+    /// where heavy work belongs.
+    fn needs_preparation(&self) -> bool {
+        false
+    }
+    fn prepare_validation(&self) {}
     fn as_any(&self) -> &dyn Any;
 }
 

@@ -644,6 +644,14 @@ impl Registry {
             .parsed_version(session.as_mut(), &v)
             .await?
             .ok_or_else(|| RegistryError::SchemaNotFound(v.schema_id.to_string()))?;
+        drop(session);
+        if parsed.needs_preparation() {
+            let estimate = work::parse_estimate(parsed.schema_type(), parsed.canonical().len());
+            let schema = parsed.clone();
+            self.workers
+                .run(estimate, move || schema.prepare_validation())
+                .await?;
+        }
         Ok(PayloadVerdict {
             schema_id: v.schema_id,
             version: v.version,

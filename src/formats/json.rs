@@ -5,7 +5,7 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use jsonschema::{Draft, Registry, Resource, Validator};
 use serde_json::{Map, Value};
@@ -24,13 +24,48 @@ const DEFAULT_BASE: &str = "json-schema:///";
 
 pub struct JsonFormat;
 
-/// A JSON schema that passed its meta-schema, with its compiled validator.
+/// A JSON schema that passed its meta-schema and compiled. The compiled validator keeps two
+/// more copies of large keywords (an enum's values), so it is dropped after the parse's check
+/// and compiled again on the first payload: registration and compatibility never need it.
 pub struct JsonSchema {
     value: Value,
     canonical: String,
-    /// Referenced documents by reference name, for the compatibility walk.
+    draft: Draft,
+    /// Referenced documents by reference name, for the compatibility walk and the validator.
     references: Arc<HashMap<String, Value>>,
-    validator: Validator,
+    validator: OnceLock<Result<Validator, InvalidSchema>>,
+}
+
+/// Compiles the validator of a schema with its referenced documents (by reference name).
+fn compile(
+    value: &Value,
+    draft: Draft,
+    documents: &HashMap<String, Value>,
+) -> Result<Validator, InvalidSchema> {
+    let base = value.get("$id").and_then(Value::as_str);
+    let mut resources = Vec::new();
+    for (name, doc) in documents {
+        for uri in reference_uris(name, base) {
+            resources.push((uri, Resource::from_contents(doc.clone())));
+        }
+    }
+    let registry = Registry::new()
+        .draft(draft)
+        .extend(resources)
+        .and_then(|b| b.prepare())
+        .map_err(|e| InvalidSchema(format!("references: {e}")))?;
+    jsonschema::options()
+        .with_draft(draft)
+        .with_registry(&registry)
+        .build(value)
+        .map_err(|e| {
+            let at = e.instance_path().to_string();
+            if at.is_empty() {
+                InvalidSchema(format!("Invalid schema: {e}"))
+            } else {
+                InvalidSchema(format!("Invalid schema at {at}: {e}"))
+            }
+        })
 }
 
 impl std::fmt::Debug for JsonSchema {
@@ -48,7 +83,13 @@ impl JsonSchema {
 
     /// Checks a parsed JSON value; the bench uses this to time validation without parsing.
     pub fn validate_value(&self, value: &Value) -> Result<(), InvalidPayload> {
-        self.validator.validate(value).map_err(|e| {
+        let validator = self
+            .validator
+            .get_or_init(|| compile(&self.value, self.draft, &self.references))
+            .as_ref()
+            // It compiled when the schema was parsed: only a bug brings this.
+            .map_err(|e| InvalidPayload(format!("the schema does not compile: {}", e.0)))?;
+        validator.validate(value).map_err(|e| {
             let at = e.instance_path().to_string();
             let at = if at.is_empty() { "/".to_owned() } else { at };
             InvalidPayload(format!("{e} (at {at})"))
@@ -118,9 +159,7 @@ impl Format for JsonFormat {
     ) -> Result<Arc<dyn ParsedSchema>, InvalidSchema> {
         let value = parse_json("schema", schema)?;
         let draft = draft_of(&value)?;
-        let base = value.get("$id").and_then(Value::as_str);
         let mut documents = HashMap::new();
-        let mut resources = Vec::new();
         for r in references {
             if r.schema_type != SchemaType::Json {
                 return Err(InvalidSchema(format!(
@@ -129,35 +168,17 @@ impl Format for JsonFormat {
                 )));
             }
             let doc = parse_json(&r.name, &r.schema)?;
-            let doc_draft = draft_of(&doc)?;
-            for uri in reference_uris(&r.name, base) {
-                resources.push((uri, Resource::from_contents(doc.clone())));
-            }
-            let _ = doc_draft;
+            draft_of(&doc)?;
             documents.insert(r.name.clone(), doc);
         }
-        let registry = Registry::new()
-            .draft(draft)
-            .extend(resources)
-            .and_then(|b| b.prepare())
-            .map_err(|e| InvalidSchema(format!("references: {e}")))?;
-        let validator = jsonschema::options()
-            .with_draft(draft)
-            .with_registry(&registry)
-            .build(&value)
-            .map_err(|e| {
-                let at = e.instance_path().to_string();
-                if at.is_empty() {
-                    InvalidSchema(format!("Invalid schema: {e}"))
-                } else {
-                    InvalidSchema(format!("Invalid schema at {at}: {e}"))
-                }
-            })?;
+        // Compiled to check the schema, then dropped (see [`JsonSchema`]).
+        compile(&value, draft, &documents)?;
         Ok(Arc::new(JsonSchema {
             canonical: value.to_string(),
             value,
+            draft,
             references: Arc::new(documents),
-            validator,
+            validator: OnceLock::new(),
         }))
     }
 }
@@ -225,6 +246,15 @@ impl ParsedSchema for JsonSchema {
         let value: Value =
             serde_json::from_slice(datum).map_err(|e| InvalidPayload(format!("not JSON: {e}")))?;
         self.validate_value(&value)
+    }
+
+    fn needs_preparation(&self) -> bool {
+        self.validator.get().is_none()
+    }
+
+    fn prepare_validation(&self) {
+        self.validator
+            .get_or_init(|| compile(&self.value, self.draft, &self.references));
     }
 
     fn as_any(&self) -> &dyn Any {
