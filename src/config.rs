@@ -22,80 +22,137 @@ pub enum LogFormat {
 pub struct ServerConfig {
     /// A TOML file with any of these settings (names as the flags, `_` for `-`); flags and
     /// environment variables win over it.
-    #[arg(long = "config", env = "ACCORD_CONFIG")]
+    #[arg(long = "config", global = true, env = "ACCORD_CONFIG")]
     pub config_file: Option<PathBuf>,
 
     /// Address to listen on.
-    #[arg(long, env = "ACCORD_LISTEN", default_value = "0.0.0.0:8081")]
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_LISTEN",
+        default_value = "0.0.0.0:8081"
+    )]
     pub listen: SocketAddr,
 
     /// PostgreSQL URL (postgres://…). Without it the registry uses an embedded SQLite file.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, global = true, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 
     /// Directory of the embedded SQLite database (used when DATABASE_URL is not set).
-    #[arg(long, env = "ACCORD_DATA_DIR", default_value = "./accord-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_DATA_DIR",
+        default_value = "./accord-data"
+    )]
     pub data_dir: PathBuf,
 
     /// Most database connections in the pool.
-    #[arg(long, env = "ACCORD_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_DB_MAX_CONNECTIONS",
+        default_value_t = 16
+    )]
     pub db_max_connections: u32,
 
     /// Largest request body accepted, in bytes (413 above it).
-    #[arg(long, env = "ACCORD_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
+    #[arg(long, global = true, env = "ACCORD_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
     /// Largest schema accepted, in bytes (422/42209 above it).
-    #[arg(long, env = "ACCORD_MAX_SCHEMA_BYTES", default_value_t = 1024 * 1024)]
+    #[arg(long, global = true, env = "ACCORD_MAX_SCHEMA_BYTES", default_value_t = 1024 * 1024)]
     pub max_schema_bytes: usize,
 
     /// Compatibility level used where no config sets one.
-    #[arg(long, env = "ACCORD_DEFAULT_COMPATIBILITY", default_value = "BACKWARD", value_parser = parse_level)]
+    #[arg(long, global = true, env = "ACCORD_DEFAULT_COMPATIBILITY", default_value = "BACKWARD", value_parser = parse_level)]
     pub default_compatibility: CompatibilityLevel,
 
     /// `error_code` of an incompatible-schema answer: 40901 (current Confluent) or 409 (older).
-    #[arg(long, env = "ACCORD_INCOMPATIBLE_ERROR_CODE", default_value_t = 40901)]
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_INCOMPATIBLE_ERROR_CODE",
+        default_value_t = 40901
+    )]
     pub incompatible_error_code: u32,
 
     /// Seconds a connection may take to send a request's headers, and stay idle between
     /// requests, before it is closed (slow or idle clients cannot hold connections forever).
-    #[arg(long, env = "ACCORD_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_HEADER_READ_TIMEOUT",
+        default_value_t = 10
+    )]
     pub header_read_timeout: u64,
 
     /// Most client connections open at once; further clients wait in the listen queue until
     /// one closes. Lowered at start to fit the process's open-file limit.
-    #[arg(long, env = "ACCORD_MAX_CONNECTIONS", default_value_t = 1024)]
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_MAX_CONNECTIONS",
+        default_value_t = 1024
+    )]
     pub max_connections: usize,
 
     /// MiB of estimated memory that schema parses and compatibility checks may use at once;
     /// more work waits its turn.
-    #[arg(long, env = "ACCORD_WORK_MEMORY_MB", default_value_t = 512)]
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_WORK_MEMORY_MB",
+        default_value_t = 512
+    )]
     pub work_memory_mb: usize,
 
     /// MiB the parsed schemas kept in memory may take (estimated; half for stored versions,
     /// half for schemas sent in requests); least used ones are dropped and parsed again.
-    #[arg(long, env = "ACCORD_CACHE_MEMORY_MB", default_value_t = 256)]
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_CACHE_MEMORY_MB",
+        default_value_t = 256
+    )]
     pub cache_memory_mb: usize,
 
     /// Schema parses and compatibility checks running at once (0: one per core, at least 2).
-    #[arg(long, env = "ACCORD_WORK_SLOTS", default_value_t = 0)]
+    #[arg(long, global = true, env = "ACCORD_WORK_SLOTS", default_value_t = 0)]
     pub work_slots: usize,
 
     /// Days audit entries are kept (0: forever); older ones are removed hourly.
-    #[arg(long, env = "ACCORD_AUDIT_RETENTION_DAYS", default_value_t = 400)]
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_AUDIT_RETENTION_DAYS",
+        default_value_t = 400
+    )]
     pub audit_retention_days: u64,
 
     /// Schemas kept in the in-memory cache.
-    #[arg(long, env = "ACCORD_SCHEMA_CACHE", default_value_t = 10_000)]
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_SCHEMA_CACHE",
+        default_value_t = 10_000
+    )]
     pub schema_cache: usize,
 
     /// Log format.
-    #[arg(long, env = "ACCORD_LOG_FORMAT", value_enum, default_value = "plain")]
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_LOG_FORMAT",
+        value_enum,
+        default_value = "plain"
+    )]
     pub log_format: LogFormat,
 
     /// Require an API key on every request but health and docs (off for the embedded quick
     /// start; create the first admin key with `accord-server create-admin-key`).
-    #[arg(long, env = "ACCORD_AUTH", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, global = true, env = "ACCORD_AUTH", default_value_t = false, action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new())]
     pub auth: bool,
 }
 

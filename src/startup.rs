@@ -30,6 +30,9 @@ pub async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>>
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
+    address: std::net::SocketAddr,
+    store: &'static str,
+    auth: bool,
     app: axum::Router,
     port: u16,
     header_read_timeout: std::time::Duration,
@@ -81,9 +84,22 @@ impl Application {
                 config.schema_cache,
             )),
         };
-        let listener = TcpListener::bind(config.listen).await?;
-        let port = listener.local_addr()?.port();
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {} (set ACCORD_LISTEN or --listen): {e}",
+                config.listen
+            )
+        })?;
+        let address = listener.local_addr()?;
+        let port = address.port();
         Ok(Self {
+            address,
+            store: if config.database_url.is_some() {
+                "PostgreSQL"
+            } else {
+                "embedded SQLite"
+            },
+            auth: config.auth,
             listener,
             app: router::app(state),
             port,
@@ -109,7 +125,12 @@ impl Application {
         use hyper_util::server::conn::auto::Builder;
         use hyper_util::service::TowerToHyperService;
 
-        tracing::info!(port = self.port, "accord-server listening");
+        tracing::info!(
+            address = %self.address,
+            store = self.store,
+            authentication = if self.auth { "on" } else { "off" },
+            "accord-server listening"
+        );
         let mut builder = Builder::new(TokioExecutor::new());
         builder
             .http1()

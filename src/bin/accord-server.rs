@@ -41,6 +41,8 @@ fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env("ACCORD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour only for a person at a terminal, not in files, pipes or log collectors.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Plain => builder.init(),
@@ -60,10 +62,27 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(run()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("accord-server: {e:#}");
+            eprintln!("accord-server: {}", describe(&e));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes on one line, leaving out a cause whose text the line already holds
+/// (sqlx's and our storage errors repeat their source in their own message).
+fn describe(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -90,6 +109,14 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::CreateAdminKey { description } => {
+            if cli.config.database_url.is_none() && !cli.config.sqlite_path().exists() {
+                // Creating one here would give a key the running server does not know.
+                anyhow::bail!(
+                    "no embedded database at {}: run this where the server runs (the same \
+                     ACCORD_DATA_DIR), or set DATABASE_URL to the server's PostgreSQL",
+                    cli.config.sqlite_path().display()
+                );
+            }
             let store = open_store(&cli.config).await?;
             let governance = accord::governance::Governance::new(store, true);
             let actor = accord::governance::Actor::system("accord-server create-admin-key");

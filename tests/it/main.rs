@@ -15,6 +15,7 @@ mod concurrency;
 mod conformance;
 mod governance;
 mod openapi;
+mod operator;
 mod policy;
 mod python_client;
 mod registry_api;
