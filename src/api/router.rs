@@ -92,7 +92,12 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 pub fn app(state: AppState) -> Router {
     let (router, api) = api_router().split_for_parts();
     let mut router = router
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
+        // No validator badge: it would send the document to an outside service when opened.
+        .merge(
+            SwaggerUi::new("/docs")
+                .url("/openapi.json", api)
+                .config(utoipa_swagger_ui::Config::default().validator_url("none")),
+        )
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

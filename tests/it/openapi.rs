@@ -51,4 +51,14 @@ async fn served_and_browsable() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().len() > 100_000);
+    // No validator badge, which would send the document to an outside service (issue 10).
+    let r = app
+        .client
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap();
+    let init = r.text().await.unwrap();
+    assert!(init.contains("\"validatorUrl\": \"none\""), "{init}");
+    assert!(init.contains("\"url\": \"/openapi.json\""), "{init}");
 }
