@@ -165,7 +165,8 @@ pub async fn put_team(
 /// Deletes a team (admin).
 #[utoipa::path(delete, path = "/accord/v1/teams/{name}", tag = "governance", params(("name" = String, Path)),
     responses((status = 200, description = "The deleted team", body = Team),
-              (status = 404, description = "40410", body = ErrorBody)))]
+              (status = 404, description = "40410", body = ErrorBody),
+              (status = 422, description = "42250: the team still owns subjects", body = ErrorBody)))]
 pub async fn delete_team(
     State(st): State<AppState>,
     caller: Caller,

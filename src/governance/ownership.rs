@@ -192,6 +192,24 @@ impl Governance {
         let Some(before) = session.team(name).await? else {
             return Err(GovernanceError::TeamNotFound(name.to_owned()));
         };
+        // A team that owns subjects (assigned, or by its claims) stays: deleting it would leave
+        // them owned by a team that does not exist, or by nobody without anyone deciding so.
+        let mut owned = Vec::new();
+        for summary in session.subjects(None).await? {
+            let owner = self.owner_of(session.as_mut(), &summary.subject).await?;
+            if owner.is_some_and(|o| o.team == name) {
+                owned.push(summary.subject.to_string());
+            }
+        }
+        if !owned.is_empty() {
+            let shown = owned.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+            let more = if owned.len() > 5 { ", …" } else { "" };
+            return Err(GovernanceError::Invalid(format!(
+                "team '{name}' still owns {} subject(s) ({shown}{more}): assign them to another \
+                 team, or change its claims, before deleting it",
+                owned.len()
+            )));
+        }
         session.delete_team(name).await?;
         let team = team_of(&before);
         audit::write(

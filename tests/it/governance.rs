@@ -16,6 +16,7 @@ per_backend!(
     confluent_python_with_basic_auth,
     no_key_reaches_past_its_team,
     refused_requests_are_no_write_amplifier,
+    a_team_that_owns_subjects_is_not_deleted,
 );
 
 /// An API key as the tests hold it.
@@ -1206,4 +1207,80 @@ async fn refused_requests_are_no_write_amplifier(backend: Backend) {
     probe
         .assert_answered_within_a_second("a flood of refused writes")
         .await;
+}
+
+/// Issue 10, item 5: a team that owns subjects, by its claims or by assignment, cannot be
+/// deleted (42250, naming them) and nothing changes; once it owns none, it can.
+async fn a_team_that_owns_subjects_is_not_deleted(backend: Backend) {
+    let app = authed(backend).await;
+    let admin = admin_key(&app);
+    put_team(&app, &admin, "payments", json!(["payments."])).await;
+    put_team(&app, &admin, "orders", json!([])).await;
+    for subject in ["payments.card-value", "misc-value"] {
+        let path = format!("/subjects/{subject}/versions");
+        let (s, r) = call(
+            &app,
+            Method::POST,
+            &path,
+            Some(avro(&[("id", "long")])),
+            Some(&admin),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+    }
+    let (s, r) = call(
+        &app,
+        Method::PUT,
+        "/accord/v1/subjects/misc-value",
+        Some(json!({"owner": "orders"})),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    for (team, subject) in [
+        ("payments", "payments.card-value"),
+        ("orders", "misc-value"),
+    ] {
+        let r = expect_error(
+            &app,
+            Method::DELETE,
+            &format!("/accord/v1/teams/{team}"),
+            None,
+            Some(&admin),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            42250,
+        )
+        .await;
+        assert!(r["message"].as_str().unwrap().contains(subject), "{r}");
+        let (s, _) = call(
+            &app,
+            Method::GET,
+            &format!("/accord/v1/teams/{team}"),
+            None,
+            Some(&admin),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{team} is still there");
+    }
+    // Without claims and assignments the team owns nothing and goes.
+    put_team(&app, &admin, "payments", json!([])).await;
+    let (s, r) = call(
+        &app,
+        Method::DELETE,
+        "/accord/v1/teams/payments",
+        None,
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    expect_error(
+        &app,
+        Method::GET,
+        "/accord/v1/teams/payments",
+        None,
+        Some(&admin),
+        StatusCode::NOT_FOUND,
+        40410,
+    )
+    .await;
 }
