@@ -177,15 +177,27 @@ pub async fn delete_team(
     ))
 }
 
-/// Records a refusal decided here (rather than by the route guard) as a denied attempt.
-async fn audited<T>(
+/// Records a refusal decided here (rather than by the route guard) as a denied attempt: a
+/// permission refused, or a registration the governance rules refused (a retired subject, no
+/// owner where one is required, enforced lint rules). Recorded within the same per-second
+/// allowance as every refusal.
+pub(crate) async fn audited<T>(
     st: &AppState,
     caller: &Caller,
     action: &str,
     subject: &crate::types::QualifiedSubject,
     result: Result<T, GovernanceError>,
 ) -> ApiResult<T> {
-    if let Err(GovernanceError::Forbidden(why)) = &result {
+    let why = match &result {
+        Err(GovernanceError::Forbidden(why)) => Some(why.clone()),
+        Err(
+            e @ (GovernanceError::Retired(_)
+            | GovernanceError::OwnerRequired(_)
+            | GovernanceError::PolicyViolations(_)),
+        ) => Some(e.to_string()),
+        _ => None,
+    };
+    if let Some(why) = why {
         if let Err(e) = st
             .governance
             .record_denied(
@@ -193,7 +205,7 @@ async fn audited<T>(
                 action,
                 Some(subject),
                 &subject.display_name(),
-                why,
+                &why,
             )
             .await
         {
@@ -437,11 +449,28 @@ pub async fn audit(
     ))
 }
 
-/// The policy in force (version 0: the built-in default, nothing stored yet).
-#[utoipa::path(get, path = "/accord/v1/policy", tag = "governance",
-    responses((status = 200, description = "The policy in force", body = PolicyVersion)))]
-pub async fn get_policy(State(st): State<AppState>) -> ApiResult<SrJson<PolicyVersion>> {
-    Ok(SrJson(st.governance.policy().await?))
+/// Which subject's effective rules `GET /accord/v1/policy` shows.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PolicyParams {
+    /// A subject: `effective.rules` then has its namespaces' overrides applied.
+    pub subject: Option<String>,
+}
+
+/// The policy in force (version 0: the built-in default, nothing stored yet), with
+/// `effective`: every rule as it applies (outside namespaces, or for `?subject=`).
+#[utoipa::path(get, path = "/accord/v1/policy", tag = "governance", params(PolicyParams),
+    responses((status = 200, description = "The policy in force", body = PolicyVersion),
+              (status = 400, description = "A malformed query", body = ErrorBody)))]
+pub async fn get_policy(
+    State(st): State<AppState>,
+    Query(p): Query<PolicyParams>,
+) -> ApiResult<SrJson<PolicyVersion>> {
+    let policy = st.governance.policy().await?;
+    Ok(SrJson(match p.subject {
+        Some(s) => policy.with_effective(Some(&s)),
+        None => policy,
+    }))
 }
 
 /// Stores a new policy version and puts it in force (admin). The body is the policy document

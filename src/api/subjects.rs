@@ -277,10 +277,12 @@ pub async fn register(
     let s = subject(&raw)?;
     let input = body.into_input()?;
     let (candidate, previous) = st.registry.parse_candidate(&s, &input).await?;
-    let warnings = st
+    let checked = st
         .governance
         .check_registration(&s, candidate.as_ref(), previous.as_deref())
-        .await?;
+        .await;
+    let warnings =
+        super::governance::audited(&st, &caller, "subject.register", &s, checked).await?;
     let r = st
         .registry
         .register(&s, input, p.normalize, p.force, &caller.actor)

@@ -326,11 +326,18 @@ impl Policy {
         }
     }
 
+    /// Every rule with its settings outside any namespace: the defaults, overridden by this
+    /// policy's rules.
+    pub fn base_rules(&self) -> BTreeMap<String, RuleConfig> {
+        let mut rules = Policy::default().rules;
+        rules.extend(self.rules.clone());
+        rules
+    }
+
     /// The rules in force for a subject: the defaults, this policy's rules, then the matching
     /// namespaces' overrides, least specific first.
     pub fn rules_for(&self, subject: &str) -> BTreeMap<String, RuleConfig> {
-        let mut rules = Policy::default().rules;
-        rules.extend(self.rules.clone());
+        let mut rules = self.base_rules();
         let mut matching: Vec<(usize, &NamespacePolicy)> = self
             .namespaces
             .iter()
@@ -355,17 +362,50 @@ pub struct PolicyVersion {
     pub source: String,
     pub created_at: i64,
     pub created_by: String,
+    /// What is in force: every rule with its effective settings (defaults merged with the
+    /// document's), and the subject asked for with its namespaces' overrides applied.
+    #[serde(default)]
+    pub effective: EffectivePolicy,
+}
+
+/// The merged view of a policy, for reading what applies without the defaults table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EffectivePolicy {
+    pub owner_required: bool,
+    /// The subject these rules are for (`GET /accord/v1/policy?subject=…`); absent: outside
+    /// any namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub rules: BTreeMap<String, RuleConfig>,
+}
+
+impl PolicyVersion {
+    /// This version with its effective rules for `subject` (outside namespaces when `None`).
+    pub fn with_effective(mut self, subject: Option<&str>) -> Self {
+        self.effective = EffectivePolicy {
+            owner_required: self.policy.owner_required,
+            subject: subject.map(str::to_owned),
+            rules: match subject {
+                Some(s) => self.policy.rules_for(s),
+                None => self.policy.base_rules(),
+            },
+        };
+        self
+    }
 }
 
 fn version_of(r: PolicyRecord) -> Result<PolicyVersion> {
-    Ok(PolicyVersion {
+    let version = PolicyVersion {
         policy: serde_json::from_value(r.body)
             .map_err(|e| GovernanceError::Invalid(format!("stored policy: {e}")))?,
+        effective: EffectivePolicy::default(),
         version: r.version,
         source: r.source,
         created_at: r.created_at,
         created_by: r.created_by,
-    })
+    };
+    Ok(version.with_effective(None))
 }
 
 /// The policy in force as stored (version 0: the built-in default).
@@ -378,7 +418,9 @@ pub(crate) async fn current(session: &mut dyn crate::storage::Session) -> Result
             source: String::new(),
             created_at: 0,
             created_by: "default".into(),
-        }),
+            effective: EffectivePolicy::default(),
+        }
+        .with_effective(None)),
     }
 }
 
@@ -396,12 +438,17 @@ impl Governance {
     /// Stores a new policy version and puts it in force.
     pub async fn put_policy(&self, actor: &Actor, source: &str) -> Result<PolicyVersion> {
         let policy = Policy::parse(source)?;
+        let body =
+            serde_json::to_value(&policy).map_err(|e| GovernanceError::Invalid(e.to_string()))?;
         let mut session = self.store.write(&super::governance_lock()).await?;
         let previous = session.latest_policy().await?;
+        if let Some(same) = previous.as_ref().filter(|p| p.body == body) {
+            // The policy in force already: no new version, nothing to audit.
+            return version_of(same.clone());
+        }
         let record = PolicyRecord {
             version: previous.as_ref().map_or(1, |p| p.version + 1),
-            body: serde_json::to_value(&policy)
-                .map_err(|e| GovernanceError::Invalid(e.to_string()))?,
+            body,
             source: source.to_owned(),
             created_at: now_millis(),
             created_by: actor.principal.clone(),

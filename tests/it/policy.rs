@@ -7,7 +7,11 @@ use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, on_both_backends, TestApp};
 
-on_both_backends!(policy_versions_and_enforcement, owner_required_policy);
+on_both_backends!(
+    policy_versions_and_enforcement,
+    owner_required_policy,
+    policy_reads_and_refusals
+);
 
 const POLICY_TOML: &str = r#"
 ownerRequired = false
@@ -199,6 +203,66 @@ async fn policy_versions_and_enforcement(app: TestApp) {
     assert_eq!(app.get("/accord/v1/policy").await.1["version"], 2);
     let (_, audit) = app.get("/accord/v1/audit?action=policy.put").await;
     assert_eq!(audit.as_array().unwrap().len(), 2, "{audit}");
+}
+
+/// Issue 10, item 6: the same policy again is no new version (nor audit entry); the answer
+/// shows every rule as it applies, for a subject with its namespaces' overrides; a
+/// registration the policy refuses is in the audit log.
+async fn policy_reads_and_refusals(app: TestApp) {
+    let (s, first) = put_policy(&app, POLICY_TOML, "application/toml").await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    let (s, again) = put_policy(&app, POLICY_TOML, "application/toml").await;
+    assert_eq!(
+        (s, &again["version"]),
+        (StatusCode::OK, &json!(1)),
+        "{again}"
+    );
+    let (_, audit) = app.get("/accord/v1/audit?action=policy.put").await;
+    assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
+
+    let (_, p) = app.get("/accord/v1/policy").await;
+    let rules = p["effective"]["rules"].as_object().unwrap();
+    // Every rule is listed, the document's settings over the defaults.
+    assert!(rules.len() > 5, "{p}");
+    assert_eq!(rules["avro.field-name"]["mode"], "warn", "{p}");
+    assert_eq!(rules["avro.field-name"]["case"], "camelCase", "{p}");
+    assert!(rules.contains_key("doc.required"), "{p}");
+    assert!(p["effective"].get("subject").is_none(), "{p}");
+    let (_, p) = app
+        .get("/accord/v1/policy?subject=payments.card-value")
+        .await;
+    assert_eq!(p["effective"]["subject"], "payments.card-value", "{p}");
+    assert_eq!(
+        p["effective"]["rules"]["avro.field-name"]["mode"], "enforce",
+        "{p}"
+    );
+    assert_eq!(
+        p["effective"]["rules"]["doc.required"]["mode"], "enforce",
+        "{p}"
+    );
+
+    let got = app
+        .post(
+            "/subjects/payments.card-value/versions",
+            card(None, "card_holder"),
+        )
+        .await;
+    assert_error(&got, 422, 42253);
+    let (_, audit) = app.get("/accord/v1/audit?action=subject.register").await;
+    let refused: Vec<&Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["outcome"] == "denied")
+        .collect();
+    assert_eq!(refused.len(), 1, "{audit}");
+    assert_eq!(refused[0]["subject"], "payments.card-value", "{audit}");
+    assert!(
+        refused[0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("card_holder")),
+        "{audit}"
+    );
 }
 
 async fn owner_required_policy(app: TestApp) {
