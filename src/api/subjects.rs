@@ -276,6 +276,19 @@ pub async fn register(
 ) -> ApiResult<SrJson<RegisterSchemaResponse>> {
     let s = subject(&raw)?;
     let input = body.into_input()?;
+    // What every serializer with auto-registration sends when a producer starts: a schema the
+    // subject already has. Answered from a read (the parse cache and one indexed lookup),
+    // without the subject's write lock or governance checks, since nothing changes. Anything
+    // else, or any doubt, takes the full path below, which decides.
+    if input.id.is_none() && input.version.is_none() && !input.schema.trim().is_empty() {
+        if let Ok(found) = st
+            .registry
+            .lookup(&s, input.clone(), p.normalize, false)
+            .await
+        {
+            return Ok(SrJson(registered(&found.schema, found.version, Vec::new())));
+        }
+    }
     let (candidate, previous) = st.registry.parse_candidate(&s, &input).await?;
     let checked = st
         .governance
@@ -287,15 +300,23 @@ pub async fn register(
         .registry
         .register(&s, input, p.normalize, p.force, &caller.actor)
         .await?;
-    let schema = &r.schema;
-    Ok(SrJson(RegisterSchemaResponse {
+    Ok(SrJson(registered(&r.schema, r.version, warnings)))
+}
+
+/// The answer to a registration of `schema` as `version`.
+fn registered(
+    schema: &crate::storage::SchemaRecord,
+    version: i32,
+    warnings: Vec<crate::governance::Violation>,
+) -> RegisterSchemaResponse {
+    RegisterSchemaResponse {
         id: schema.id,
-        version: r.version,
+        version,
         guid: guid(&schema.fingerprint),
-        content: SchemaString::from(schema.as_ref()),
+        content: SchemaString::from(schema),
         ts: schema.created_at,
         warnings,
-    }))
+    }
 }
 
 /// One version of a subject (`latest` or `-1` for the newest).

@@ -26,6 +26,11 @@ use crate::types::SchemaType;
 /// The budget is counted in KiB, so a `u32` permit count covers any budget up to 4 TiB.
 const UNIT: usize = 1024;
 
+/// Jobs estimated below this run on the caller's thread: a few-KiB schema parses or compares
+/// in microseconds, less than the hand-off to the blocking pool costs, and cannot hold up the
+/// worker. (An Avro or JSON schema up to about 2 KiB, a `.proto` under 1 KiB.)
+const INLINE_BELOW: usize = 512 * 1024;
+
 /// Jobs estimated at this much or more return their freed memory to the system when they end
 /// (a `malloc_trim` costs well under a millisecond; a parse this large takes tens).
 const TRIM_FROM: usize = 4 << 20;
@@ -71,6 +76,13 @@ impl Workers {
         estimate: usize,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T> {
+        if estimate < INLINE_BELOW {
+            // Too small to hold up the worker; a panic still answers 50000.
+            return std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).map_err(|_| {
+                tracing::error!("a schema job panicked");
+                RegistryError::Internal("the schema could not be processed (internal error)".into())
+            });
+        }
         let units = u32::try_from(estimate.div_ceil(UNIT))
             .unwrap_or(u32::MAX)
             .clamp(1, self.budget_units);
@@ -123,15 +135,16 @@ mod tests {
 
     #[tokio::test]
     async fn jobs_over_budget_wait_their_turn() {
-        let workers = Arc::new(Workers::new(10 * UNIT, 8));
+        // Jobs of 4 units, large enough for the pool: two fit in a budget of 10, never three.
+        let unit = INLINE_BELOW;
+        let workers = Arc::new(Workers::new(10 * unit, 8));
         let running = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
         let mut jobs = Vec::new();
         for _ in 0..6 {
             let (w, running, most) = (workers.clone(), running.clone(), most.clone());
             jobs.push(tokio::spawn(async move {
-                // 4 KiB each: two fit in the 10 KiB budget, never three.
-                w.run(4 * UNIT, move || {
+                w.run(4 * unit, move || {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
                     std::thread::sleep(Duration::from_millis(30));
@@ -157,8 +170,12 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_job_is_an_error_not_a_crash() {
         let workers = Workers::new(UNIT, 1);
-        let got = workers.run(1, || panic!("parser bug")).await;
-        assert!(matches!(got, Err(RegistryError::Internal(_))));
+        for estimate in [1, INLINE_BELOW] {
+            let got = workers
+                .run(estimate, || -> i32 { panic!("parser bug") })
+                .await;
+            assert!(matches!(got, Err(RegistryError::Internal(_))), "{estimate}");
+        }
         assert_eq!(workers.run(1, || 1).await.expect("still serves"), 1);
     }
 }

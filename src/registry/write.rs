@@ -358,19 +358,9 @@ impl Registry {
             None => versions.into_iter().filter(|v| !v.deleted).collect(),
         };
         let config = self.config_in_scope(s, subject).await?;
-        let schema_type = input.schema_type.unwrap_or(SchemaType::Avro);
-        let parsed = match self
-            .resolve_references(s, &subject.context, &input.references)
-            .await
-        {
-            Ok((resolved, _, _)) => {
-                self.parse_bounded(schema_type, &input.schema, resolved)
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        let parsed = match parsed {
-            Ok(p) => p,
+        // Through the parse cache: a client checks the same schema again and again.
+        let parsed = match self.parse_input(s, &subject.context, &input).await {
+            Ok((p, _)) => p,
             Err(RegistryError::InvalidSchema(msg)) if verbose => return Ok((false, vec![msg])),
             Err(e) => return Err(e),
         };

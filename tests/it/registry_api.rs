@@ -18,6 +18,7 @@ on_both_backends!(
     contexts,
     listing_filters_and_paging,
     metadata_and_rule_set,
+    reregistration_changes_nothing,
 );
 
 fn user(fields: &[Value]) -> Value {
@@ -830,4 +831,32 @@ async fn metadata_and_rule_set(app: TestApp) {
     assert_eq!(r2["version"], 2);
     let bad = json!({"schema": "\"string\"", "ruleSet": {"domainRules": [{"name": "1bad"}]}});
     assert_error(&app.post("/subjects/m/versions", bad).await, 422, 42210);
+}
+
+/// Issue 10: re-registering a schema the subject already has answers its version from a read,
+/// in any mode and lifecycle, and records nothing; anything new still takes the full path.
+async fn reregistration_changes_nothing(app: TestApp) {
+    let a = user(&[f("id", json!("long"))]);
+    let id = app.register_ok("re-value", &a).await;
+    let (_, before) = app.get("/accord/v1/audit?action=subject.register").await;
+    let (s, _) = app.put("/mode/re-value", json!({"mode": "READONLY"})).await;
+    assert_eq!(s, StatusCode::OK);
+    for _ in 0..3 {
+        let (s, r) = app.register("re-value", &a).await;
+        assert_eq!(
+            (s, &r["id"], &r["version"]),
+            (StatusCode::OK, &json!(id), &json!(1)),
+            "{r}"
+        );
+        assert!(
+            r["schema"].as_str().is_some_and(|t| t.contains("User")),
+            "{r}"
+        );
+    }
+    // A new schema in READONLY is refused as before.
+    let b = user(&[f("id", json!("long")), f("n", json!(["null", "int"]))]);
+    assert_error(&app.register("re-value", &b).await, 422, 42205);
+    let (_, after) = app.get("/accord/v1/audit?action=subject.register").await;
+    assert_eq!(before, after, "a re-registration is not a change");
+    assert_eq!(app.get("/subjects/re-value/versions").await.1, json!([1]));
 }
