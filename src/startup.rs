@@ -142,6 +142,22 @@ impl Application {
             .keep_alive_interval(self.header_read_timeout)
             .keep_alive_timeout(self.header_read_timeout);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        // Once shutdown begins, every answer says `Connection: close`; for DRAIN_GRACE the
+        // open connections keep serving, so a request already on its way on a keep-alive
+        // connection is answered instead of meeting a closed socket.
+        let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let draining_now = draining.clone();
+        let app = self.app.clone().layer(tower::util::MapResponseLayer::new(
+            move |mut r: axum::response::Response| {
+                if draining_now.load(std::sync::atomic::Ordering::Relaxed) {
+                    r.headers_mut().insert(
+                        axum::http::header::CONNECTION,
+                        axum::http::HeaderValue::from_static("close"),
+                    );
+                }
+                r
+            },
+        ));
         let open = Arc::new(tokio::sync::Semaphore::new(self.max_connections));
         tokio::pin!(shutdown);
         loop {
@@ -167,7 +183,7 @@ impl Application {
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
-            let service = TowerToHyperService::new(self.app.clone());
+            let service = TowerToHyperService::new(app.clone());
             let (builder, watcher) = (builder.clone(), graceful.watcher());
             let first_byte = self.header_read_timeout;
             tokio::spawn(async move {
@@ -189,6 +205,8 @@ impl Application {
             });
         }
         drop(self.listener);
+        draining.store(true, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(DRAIN_GRACE).await;
         if tokio::time::timeout(std::time::Duration::from_secs(30), graceful.shutdown())
             .await
             .is_err()
@@ -229,6 +247,10 @@ fn connection_cap(configured: usize, db_connections: u32) -> usize {
         _ => configured,
     }
 }
+
+/// How long open connections keep serving (each answer closing its connection) after shutdown
+/// begins, before idle ones are closed and in-flight requests finish.
+const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The soft limit on open files, from `/proc/self/limits` (Linux; `None` elsewhere).
 fn open_file_limit() -> Option<usize> {

@@ -196,3 +196,48 @@ async fn start_up_reports_itself_plainly() {
         );
     }
 }
+
+/// Item 7: after SIGTERM, a request sent on an already-open keep-alive connection is answered
+/// (with `Connection: close`), not met by a closed socket; then the server exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_answers_requests_on_open_connections() {
+    use tokio::io::AsyncWriteExt;
+    let mut server = ServerProcess::start(&[]).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let request = b"GET /subjects HTTP/1.1\r\nHost: x\r\n\r\n";
+    conn.write_all(request).await.unwrap();
+    let first = read_answer(&mut conn).await;
+    assert!(first.starts_with("http/1.1 200"), "{first}");
+    let status = Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    conn.write_all(request).await.unwrap();
+    let second = read_answer(&mut conn).await;
+    assert!(
+        second.starts_with("http/1.1 200"),
+        "after SIGTERM: {second:?}"
+    );
+    assert!(second.contains("connection: close"), "{second}");
+    for _ in 0..100 {
+        if !server.is_running() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server did not exit within 10 s of SIGTERM");
+}
+
+/// One answer read from a raw connection (lowercased), within 5 s.
+async fn read_answer(conn: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+        .await
+        .expect("answered in time")
+        .expect("read");
+    String::from_utf8_lossy(&buf[..n]).to_lowercase()
+}
