@@ -236,12 +236,6 @@ impl TextLen for Arc<SchemaRecord> {
     }
 }
 
-impl TextLen for Arc<dyn ParsedSchema> {
-    fn text_len(&self) -> usize {
-        self.canonical().len()
-    }
-}
-
 /// Weighs a cache of stored records: entries up to 4 KiB count one.
 pub(crate) fn record_cache<K: Eq + std::hash::Hash, V: TextLen + Clone>(
     capacity: usize,

@@ -81,11 +81,16 @@ impl JsonSchema {
         &self.value
     }
 
+    /// The compiled validator, compiled on first use.
+    fn validator(&self) -> &Result<Validator, InvalidSchema> {
+        self.validator
+            .get_or_init(|| compile(&self.value, self.draft, &self.references))
+    }
+
     /// Checks a parsed JSON value; the bench uses this to time validation without parsing.
     pub fn validate_value(&self, value: &Value) -> Result<(), InvalidPayload> {
         let validator = self
-            .validator
-            .get_or_init(|| compile(&self.value, self.draft, &self.references))
+            .validator()
             .as_ref()
             // It compiled when the schema was parsed: only a bug brings this.
             .map_err(|e| InvalidPayload(format!("the schema does not compile: {}", e.0)))?;
@@ -253,8 +258,7 @@ impl ParsedSchema for JsonSchema {
     }
 
     fn prepare_validation(&self) {
-        self.validator
-            .get_or_init(|| compile(&self.value, self.draft, &self.references));
+        self.validator();
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -78,10 +78,8 @@ impl Workers {
     ) -> Result<T> {
         if estimate < INLINE_BELOW {
             // Too small to hold up the worker; a panic still answers 50000.
-            return std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).map_err(|_| {
-                tracing::error!("a schema job panicked");
-                RegistryError::Internal("the schema could not be processed (internal error)".into())
-            });
+            return std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))
+                .map_err(|_| panicked("on the request's thread"));
         }
         let units = u32::try_from(estimate.div_ceil(UNIT))
             .unwrap_or(u32::MAX)
@@ -104,11 +102,14 @@ impl Workers {
             drop((memory, slot));
             out
         });
-        handle.await.map_err(|e| {
-            tracing::error!(error = %e, "a schema job panicked");
-            RegistryError::Internal("the schema could not be processed (internal error)".into())
-        })
+        handle.await.map_err(|e| panicked(&e.to_string()))
     }
+}
+
+/// The answer to a job that panicked (a bug in a parser): logged, and 50000 for the client.
+fn panicked(detail: &str) -> RegistryError {
+    tracing::error!(detail, "a schema job panicked");
+    RegistryError::Internal("the schema could not be processed (internal error)".into())
 }
 
 /// Returns the free memory of every allocation arena to the system.
