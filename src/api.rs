@@ -110,6 +110,27 @@ impl<T: DeserializeOwned> FromRequest<AppState> for SrJson<T> {
     }
 }
 
+/// A request body as text (the policy document, JSON or TOML): any content type, the size limit
+/// (413), UTF-16/32 decoded, and JSON errors (400) for a body that is not text.
+pub struct SrText(pub String);
+
+impl FromRequest<AppState> for SrText {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|ct| ct.to_str().unwrap_or_default().to_owned());
+        let bytes = read_body(req, state.max_body_bytes).await?;
+        let bytes = negotiate::utf8_body(bytes, content_type.as_deref())
+            .map_err(|e| ApiError::bad_request(format!("Malformed request body: {e}")))?;
+        String::from_utf8(bytes.to_vec())
+            .map(SrText)
+            .map_err(|e| ApiError::bad_request(format!("Malformed request body: {e}")))
+    }
+}
+
 /// How much of an oversized body is still read (and dropped) before the 413 is sent, and for how
 /// long. Closing a connection with request bytes unread makes the kernel reset it, and a client
 /// still writing then sees a broken pipe instead of the answer; reading a moderately oversized

@@ -122,6 +122,26 @@ fn access(method: &Method, path: &str) -> Access {
     }
 }
 
+/// What the guard asks of a route when authentication is on, as the OpenAPI document states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guarded {
+    /// Nothing: health, the server's root, the documentation.
+    Public,
+    /// Any valid key (401 without one).
+    AnyKey,
+    /// A key with a right (401 without a key, 403 without the right).
+    Permission,
+}
+
+/// [`Guarded`] for a method and a path (a spec template's `{…}` segments stand for any value).
+pub fn guarded(method: &Method, path: &str) -> Guarded {
+    match access(method, path) {
+        Access::Public => Guarded::Public,
+        Access::Read => Guarded::AnyKey,
+        Access::Subject(..) | Access::Member(_) | Access::Admin(_) => Guarded::Permission,
+    }
+}
+
 fn error(status: StatusCode, code: u32, message: String) -> Response {
     let mut r = ApiError::new(status, code, message).into_response();
     if status == StatusCode::UNAUTHORIZED {

@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
 use super::error::ErrorBody;
-use super::{subject, ApiResult, AppState, Path, Query, SrJson};
+use super::{subject, ApiError, ApiResult, AppState, Path, Query, SrJson};
 use crate::registry::{Config, ConfigOptions, RegistryError};
 use crate::types::CompatibilityLevel;
 
@@ -30,6 +30,21 @@ impl ConfigUpdateRequest {
                     .map_err(|_| RegistryError::InvalidCompatibilityLevel)?,
             ),
         };
+        // The reference reads these into typed objects: anything else is refused (422), never
+        // stored to come back as a config no client can read.
+        let o = &self.options;
+        for (name, value) in [
+            ("defaultMetadata", &o.default_metadata),
+            ("overrideMetadata", &o.override_metadata),
+            ("defaultRuleSet", &o.default_rule_set),
+            ("overrideRuleSet", &o.override_rule_set),
+        ] {
+            if value.as_ref().is_some_and(|v| !v.is_object()) {
+                return Err(ApiError::unprocessable(format!(
+                    "Unprocessable request body: {name} must be an object"
+                )));
+            }
+        }
         Ok(Config {
             compatibility_level: level,
             options: self.options,
@@ -56,14 +71,14 @@ pub struct GetConfigParams {
 }
 
 /// The global config.
-#[utoipa::path(get, path = "/config", tag = "config", params(GetConfigParams),
+#[utoipa::path(get, path = "/config", operation_id = "getTopLevelConfig", tag = "config", params(GetConfigParams),
     responses((status = 200, description = "Global config", body = Config)))]
 pub async fn get_global(State(st): State<AppState>) -> ApiResult<SrJson<Config>> {
     Ok(SrJson(st.registry.get_config(None, true).await?))
 }
 
 /// Changes the global config.
-#[utoipa::path(put, path = "/config", tag = "config", request_body = ConfigUpdateRequest,
+#[utoipa::path(put, path = "/config", operation_id = "updateTopLevelConfig", tag = "config", request_body = ConfigUpdateRequest,
     responses((status = 200, description = "The stored config", body = ConfigUpdateRequest),
               (status = 422, description = "Invalid level (42203)", body = ErrorBody)))]
 pub async fn put_global(
@@ -79,7 +94,7 @@ pub async fn put_global(
 }
 
 /// Resets the global config to the server default; answers the old one.
-#[utoipa::path(delete, path = "/config", tag = "config",
+#[utoipa::path(delete, path = "/config", operation_id = "deleteTopLevelConfig", tag = "config",
     responses((status = 200, description = "The config that was removed", body = Config)))]
 pub async fn delete_global(
     State(st): State<AppState>,
@@ -91,7 +106,7 @@ pub async fn delete_global(
 }
 
 /// A subject's (or context's) own config.
-#[utoipa::path(get, path = "/config/{subject}", tag = "config",
+#[utoipa::path(get, path = "/config/{subject}", operation_id = "getSubjectLevelConfig", tag = "config",
     params(("subject" = String, Path), GetConfigParams),
     responses((status = 200, description = "Config", body = Config),
               (status = 404, description = "No subject-level config (40408)", body = ErrorBody)))]
@@ -109,7 +124,7 @@ pub async fn get_subject(
 }
 
 /// Changes a subject's (or context's) config.
-#[utoipa::path(put, path = "/config/{subject}", tag = "config",
+#[utoipa::path(put, path = "/config/{subject}", operation_id = "updateSubjectLevelConfig", tag = "config",
     params(("subject" = String, Path)), request_body = ConfigUpdateRequest,
     responses((status = 200, description = "The stored config", body = ConfigUpdateRequest),
               (status = 422, description = "42203, 42205, 42208", body = ErrorBody)))]
@@ -128,7 +143,7 @@ pub async fn put_subject(
 }
 
 /// Removes a subject's config; answers the old one.
-#[utoipa::path(delete, path = "/config/{subject}", tag = "config", params(("subject" = String, Path)),
+#[utoipa::path(delete, path = "/config/{subject}", operation_id = "deleteSubjectConfig", tag = "config", params(("subject" = String, Path)),
     responses((status = 200, description = "The config that was removed", body = Config),
               (status = 404, description = "No subject-level config (40401)", body = ErrorBody)))]
 pub async fn delete_subject(

@@ -21,7 +21,7 @@ pub struct ContextsParams {
 }
 
 /// Contexts that hold subjects; the default context `.` is always listed.
-#[utoipa::path(get, path = "/contexts", tag = "contexts", params(ContextsParams),
+#[utoipa::path(get, path = "/contexts", operation_id = "listContexts", tag = "contexts", params(ContextsParams),
     responses((status = 200, description = "Contexts", body = Vec<String>)))]
 pub async fn list(
     State(st): State<AppState>,
@@ -34,7 +34,7 @@ pub async fn list(
 }
 
 /// Deletes an empty context (its context-level config and mode go with it).
-#[utoipa::path(delete, path = "/contexts/{context}", tag = "contexts",
+#[utoipa::path(delete, path = "/contexts/{context}", operation_id = "deleteContext", tag = "contexts",
     params(("context" = String, Path, description = "The context, `.name` or `name`")),
     responses((status = 204, description = "Deleted (or nothing to delete)"),
               (status = 422, description = "The context still holds subjects (42211)", body = ErrorBody)))]

@@ -10,9 +10,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::Caller;
 use super::error::ErrorBody;
 use super::subjects::RegisterSchemaRequest;
-use super::{subject, ApiError, ApiResult, AppState, Path, Query, SrJson};
+use super::{subject, ApiError, ApiResult, AppState, Path, Query, SrJson, SrText};
 use crate::governance::auth::key_json;
-use crate::governance::ownership::{Ownership, SubjectGovernance, Team};
+use crate::governance::ownership::{Lifecycle, Ownership, SubjectGovernance, Team};
 use crate::governance::policy::{Policy, PolicyVersion};
 use crate::governance::{GovernanceError, Role, Violation};
 use crate::storage::{now_millis, AuditFilter, AuditRecord};
@@ -70,10 +70,11 @@ fn api_key(v: Value) -> ApiKey {
 }
 
 /// Creates an API key (admin).
-#[utoipa::path(post, path = "/accord/v1/keys", tag = "governance", request_body = CreateKeyRequest,
+#[utoipa::path(post, path = "/accord/v1/keys", operation_id = "createApiKey", tag = "governance", request_body = CreateKeyRequest,
     responses((status = 200, description = "The key and its secret (shown once)", body = CreatedKey),
               (status = 401, description = "40101", body = ErrorBody),
               (status = 403, description = "Not an admin (40301)", body = ErrorBody),
+              (status = 404, description = "Unknown team (40410)", body = ErrorBody),
               (status = 422, description = "42250", body = ErrorBody)))]
 pub async fn create_key(
     State(st): State<AppState>,
@@ -103,7 +104,7 @@ pub async fn create_key(
 }
 
 /// Every API key (admin).
-#[utoipa::path(get, path = "/accord/v1/keys", tag = "governance",
+#[utoipa::path(get, path = "/accord/v1/keys", operation_id = "listApiKeys", tag = "governance",
     responses((status = 200, description = "Keys, without secrets", body = Vec<ApiKey>)))]
 pub async fn list_keys(State(st): State<AppState>) -> ApiResult<SrJson<Vec<ApiKey>>> {
     let keys = st.governance.keys().await?;
@@ -111,7 +112,7 @@ pub async fn list_keys(State(st): State<AppState>) -> ApiResult<SrJson<Vec<ApiKe
 }
 
 /// Revokes an API key (admin); the next request with it is refused.
-#[utoipa::path(delete, path = "/accord/v1/keys/{id}", tag = "governance", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/accord/v1/keys/{id}", operation_id = "revokeApiKey", tag = "governance", params(("id" = String, Path)),
     responses((status = 200, description = "The revoked key", body = ApiKey),
               (status = 404, description = "40411", body = ErrorBody)))]
 pub async fn revoke_key(
@@ -124,14 +125,14 @@ pub async fn revoke_key(
 }
 
 /// Every team.
-#[utoipa::path(get, path = "/accord/v1/teams", tag = "governance",
+#[utoipa::path(get, path = "/accord/v1/teams", operation_id = "listTeams", tag = "governance",
     responses((status = 200, description = "Teams", body = Vec<Team>)))]
 pub async fn list_teams(State(st): State<AppState>) -> ApiResult<SrJson<Vec<Team>>> {
     Ok(SrJson(st.governance.teams().await?))
 }
 
 /// One team.
-#[utoipa::path(get, path = "/accord/v1/teams/{name}", tag = "governance", params(("name" = String, Path)),
+#[utoipa::path(get, path = "/accord/v1/teams/{name}", operation_id = "getTeam", tag = "governance", params(("name" = String, Path)),
     responses((status = 200, description = "The team", body = Team),
               (status = 404, description = "40410", body = ErrorBody)))]
 pub async fn get_team(
@@ -142,7 +143,7 @@ pub async fn get_team(
 }
 
 /// Creates or replaces a team and its namespace claims (admin).
-#[utoipa::path(put, path = "/accord/v1/teams/{name}", tag = "governance", params(("name" = String, Path)),
+#[utoipa::path(put, path = "/accord/v1/teams/{name}", operation_id = "updateTeam", tag = "governance", params(("name" = String, Path)),
     request_body = Team,
     responses((status = 200, description = "The team", body = Team),
               (status = 422, description = "Invalid name or claim (42250)", body = ErrorBody)))]
@@ -163,7 +164,7 @@ pub async fn put_team(
 }
 
 /// Deletes a team (admin).
-#[utoipa::path(delete, path = "/accord/v1/teams/{name}", tag = "governance", params(("name" = String, Path)),
+#[utoipa::path(delete, path = "/accord/v1/teams/{name}", operation_id = "deleteTeam", tag = "governance", params(("name" = String, Path)),
     responses((status = 200, description = "The deleted team", body = Team),
               (status = 404, description = "40410", body = ErrorBody),
               (status = 422, description = "42250: the team still owns subjects", body = ErrorBody)))]
@@ -216,28 +217,51 @@ pub(crate) async fn audited<T>(
 }
 
 /// A subject's governance: owner (and why), description, tags, domain, lifecycle, consumers.
+/// (The record's fields are spelled out rather than flattened: the stored record refuses unknown
+/// fields, and a flattened schema would then forbid `subject` and `ownership`.)
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SubjectInfo {
     pub subject: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ownership: Option<Ownership>,
-    #[serde(flatten)]
-    pub governance: SubjectGovernance,
+    /// The explicitly assigned owner, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    pub description: String,
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    pub lifecycle: Lifecycle,
+    /// Teams that declared they consume the subject.
+    pub consumers: Vec<String>,
 }
 
 async fn subject_info(st: &AppState, raw: &str) -> ApiResult<SubjectInfo> {
     let s = subject(raw)?;
     let (governance, ownership) = st.governance.subject(&s).await?;
+    let SubjectGovernance {
+        owner,
+        description,
+        tags,
+        domain,
+        lifecycle,
+        consumers,
+    } = governance;
     Ok(SubjectInfo {
         subject: s.display_name(),
         ownership,
-        governance,
+        owner,
+        description,
+        tags,
+        domain,
+        lifecycle,
+        consumers,
     })
 }
 
 /// A subject's governance record.
-#[utoipa::path(get, path = "/accord/v1/subjects/{subject}", tag = "governance", params(("subject" = String, Path)),
+#[utoipa::path(get, path = "/accord/v1/subjects/{subject}", operation_id = "getSubjectGovernance", tag = "governance", params(("subject" = String, Path)),
     responses((status = 200, description = "Governance of the subject", body = SubjectInfo)))]
 pub async fn get_subject(
     State(st): State<AppState>,
@@ -248,7 +272,7 @@ pub async fn get_subject(
 
 /// Replaces a subject's governance record (its owning team or an admin; only an admin assigns
 /// the owner).
-#[utoipa::path(put, path = "/accord/v1/subjects/{subject}", tag = "governance", params(("subject" = String, Path)),
+#[utoipa::path(put, path = "/accord/v1/subjects/{subject}", operation_id = "updateSubjectGovernance", tag = "governance", params(("subject" = String, Path)),
     request_body = SubjectGovernance,
     responses((status = 200, description = "Governance of the subject", body = SubjectInfo),
               (status = 403, description = "Not the owner (40301)", body = ErrorBody),
@@ -292,7 +316,7 @@ fn consumer_team(caller: &Caller, asked: Option<String>) -> Result<String, Gover
 }
 
 /// Declares that a team consumes a subject (members for their own team; admins for any).
-#[utoipa::path(post, path = "/accord/v1/subjects/{subject}/consumers", tag = "governance",
+#[utoipa::path(post, path = "/accord/v1/subjects/{subject}/consumers", operation_id = "addSubjectConsumer", tag = "governance",
     params(("subject" = String, Path)), request_body = ConsumerRequest,
     responses((status = 200, description = "Governance of the subject", body = SubjectInfo)))]
 pub async fn add_consumer(
@@ -317,7 +341,7 @@ pub async fn add_consumer(
 }
 
 /// Withdraws a team's declaration that it consumes a subject.
-#[utoipa::path(delete, path = "/accord/v1/subjects/{subject}/consumers/{team}", tag = "governance",
+#[utoipa::path(delete, path = "/accord/v1/subjects/{subject}/consumers/{team}", operation_id = "removeSubjectConsumer", tag = "governance",
     params(("subject" = String, Path), ("team" = String, Path)),
     responses((status = 200, description = "Governance of the subject", body = SubjectInfo)))]
 pub async fn remove_consumer(
@@ -376,10 +400,10 @@ pub struct AuditEntry {
     pub team: Option<String>,
     pub target: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub before: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub after: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -407,7 +431,7 @@ impl From<AuditRecord> for AuditEntry {
 }
 
 /// The audit log, newest first, filtered and paged.
-#[utoipa::path(get, path = "/accord/v1/audit", tag = "governance", params(AuditParams),
+#[utoipa::path(get, path = "/accord/v1/audit", operation_id = "listAuditRecords", tag = "governance", params(AuditParams),
     responses((status = 200, description = "Audit entries", body = Vec<AuditEntry>)))]
 pub async fn audit(
     State(st): State<AppState>,
@@ -459,7 +483,7 @@ pub struct PolicyParams {
 
 /// The policy in force (version 0: the built-in default, nothing stored yet), with
 /// `effective`: every rule as it applies (outside namespaces, or for `?subject=`).
-#[utoipa::path(get, path = "/accord/v1/policy", tag = "governance", params(PolicyParams),
+#[utoipa::path(get, path = "/accord/v1/policy", operation_id = "getPolicy", tag = "governance", params(PolicyParams),
     responses((status = 200, description = "The policy in force", body = PolicyVersion),
               (status = 400, description = "A malformed query", body = ErrorBody)))]
 pub async fn get_policy(
@@ -475,14 +499,14 @@ pub async fn get_policy(
 
 /// Stores a new policy version and puts it in force (admin). The body is the policy document
 /// as JSON or TOML; unknown rules, modes, cases and invalid patterns are refused (42250).
-#[utoipa::path(put, path = "/accord/v1/policy", tag = "governance",
+#[utoipa::path(put, path = "/accord/v1/policy", operation_id = "updatePolicy", tag = "governance",
     request_body(content = Policy, description = "The policy document (JSON, or TOML)"),
     responses((status = 200, description = "The stored version", body = PolicyVersion),
               (status = 422, description = "Invalid policy (42250)", body = ErrorBody)))]
 pub async fn put_policy(
     State(st): State<AppState>,
     caller: Caller,
-    body: String,
+    SrText(body): SrText,
 ) -> ApiResult<SrJson<PolicyVersion>> {
     Ok(SrJson(
         st.governance.put_policy(&caller.actor, &body).await?,
@@ -490,7 +514,7 @@ pub async fn put_policy(
 }
 
 /// One stored policy version.
-#[utoipa::path(get, path = "/accord/v1/policy/versions/{version}", tag = "governance",
+#[utoipa::path(get, path = "/accord/v1/policy/versions/{version}", operation_id = "getPolicyVersion", tag = "governance",
     params(("version" = i64, Path)),
     responses((status = 200, description = "The policy version", body = PolicyVersion),
               (status = 404, description = "No such version (40412)", body = ErrorBody)))]
@@ -524,7 +548,7 @@ pub struct LintReport {
 }
 
 /// Lints a schema against the policy for a subject without registering it.
-#[utoipa::path(post, path = "/accord/v1/lint/subjects/{subject}", tag = "governance",
+#[utoipa::path(post, path = "/accord/v1/lint/subjects/{subject}", operation_id = "lintSchema", tag = "governance",
     params(("subject" = String, Path)), request_body = RegisterSchemaRequest,
     responses((status = 200, description = "The lint report", body = LintReport),
               (status = 422, description = "Invalid schema (42201)", body = ErrorBody)))]

@@ -14,14 +14,14 @@ pub struct Health {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/health/live", tag = "health",
+#[utoipa::path(get, path = "/health/live", operation_id = "getLiveness", tag = "health",
     responses((status = 200, description = "Alive", body = Health)))]
 pub async fn live() -> SrJson<Health> {
     SrJson(Health { status: "UP" })
 }
 
 /// The database answers.
-#[utoipa::path(get, path = "/health/ready", tag = "health",
+#[utoipa::path(get, path = "/health/ready", operation_id = "getReadiness", tag = "health",
     responses((status = 200, description = "Ready", body = Health),
               (status = 503, description = "Database unreachable", body = super::error::ErrorBody)))]
 pub async fn ready(State(st): State<AppState>) -> ApiResult<SrJson<Health>> {

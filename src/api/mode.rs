@@ -64,14 +64,14 @@ async fn put(
 }
 
 /// The global mode.
-#[utoipa::path(get, path = "/mode", tag = "mode",
+#[utoipa::path(get, path = "/mode", operation_id = "getTopLevelMode", tag = "mode",
     responses((status = 200, description = "Global mode", body = ModeBody)))]
 pub async fn get_global(State(st): State<AppState>) -> ApiResult<SrJson<ModeBody>> {
     Ok(answer(st.registry.get_mode(None, true).await?))
 }
 
 /// Sets the global mode.
-#[utoipa::path(put, path = "/mode", tag = "mode", params(PutModeParams), request_body = ModeBody,
+#[utoipa::path(put, path = "/mode", operation_id = "updateTopLevelMode", tag = "mode", params(PutModeParams), request_body = ModeBody,
     responses((status = 200, description = "The mode set", body = ModeBody),
               (status = 422, description = "Invalid mode (42204), or schemas exist (42205)", body = ErrorBody)))]
 pub async fn put_global(
@@ -84,7 +84,7 @@ pub async fn put_global(
 }
 
 /// Resets the global mode; answers the old one.
-#[utoipa::path(delete, path = "/mode", tag = "mode", params(DeleteModeParams),
+#[utoipa::path(delete, path = "/mode", operation_id = "deleteTopLevelMode", tag = "mode", params(DeleteModeParams),
     responses((status = 200, description = "The mode removed", body = ModeBody)))]
 pub async fn delete_global(
     State(st): State<AppState>,
@@ -99,7 +99,7 @@ pub async fn delete_global(
 }
 
 /// A subject's (or context's) mode.
-#[utoipa::path(get, path = "/mode/{subject}", tag = "mode", params(("subject" = String, Path), GetModeParams),
+#[utoipa::path(get, path = "/mode/{subject}", operation_id = "getMode", tag = "mode", params(("subject" = String, Path), GetModeParams),
     responses((status = 200, description = "Mode", body = ModeBody),
               (status = 404, description = "No subject-level mode (40409)", body = ErrorBody)))]
 pub async fn get_subject(
@@ -114,7 +114,7 @@ pub async fn get_subject(
 }
 
 /// Sets a subject's (or context's) mode.
-#[utoipa::path(put, path = "/mode/{subject}", tag = "mode",
+#[utoipa::path(put, path = "/mode/{subject}", operation_id = "updateMode", tag = "mode",
     params(("subject" = String, Path), PutModeParams), request_body = ModeBody,
     responses((status = 200, description = "The mode set", body = ModeBody),
               (status = 422, description = "42204, 42205, 42208", body = ErrorBody)))]
@@ -130,7 +130,7 @@ pub async fn put_subject(
 }
 
 /// Removes a subject's mode; answers the old one.
-#[utoipa::path(delete, path = "/mode/{subject}", tag = "mode",
+#[utoipa::path(delete, path = "/mode/{subject}", operation_id = "deleteSubjectMode", tag = "mode",
     params(("subject" = String, Path), DeleteModeParams),
     responses((status = 200, description = "The mode removed", body = ModeBody),
               (status = 404, description = "No subject-level mode (40401)", body = ErrorBody)))]

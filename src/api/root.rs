@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use super::SrJson;
 
 /// An empty JSON object: the registry answers.
-#[utoipa::path(get, path = "/", tag = "root",
+#[utoipa::path(get, path = "/", operation_id = "getServerInfo", tag = "root",
     responses((status = 200, description = "An empty object", body = Object)))]
 pub async fn root() -> SrJson<serde_json::Map<String, serde_json::Value>> {
     SrJson(serde_json::Map::new())
@@ -21,7 +21,7 @@ pub struct ServerVersion {
 }
 
 /// The server's version.
-#[utoipa::path(get, path = "/v1/metadata/version", tag = "root",
+#[utoipa::path(get, path = "/v1/metadata/version", operation_id = "getServerVersion", tag = "root",
     responses((status = 200, description = "Version", body = ServerVersion)))]
 pub async fn version() -> SrJson<ServerVersion> {
     SrJson(ServerVersion {

@@ -90,7 +90,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    let (router, api) = api_router().split_for_parts();
+    let (router, mut api) = api_router().split_for_parts();
+    super::openapi::finish(&mut api);
     let mut router = router
         // No validator badge: it would send the document to an outside service when opened.
         .merge(

@@ -189,14 +189,14 @@ impl ByIdParams {
 }
 
 /// The schema types this registry supports.
-#[utoipa::path(get, path = "/schemas/types", tag = "schemas",
+#[utoipa::path(get, path = "/schemas/types", operation_id = "getSchemaTypes", tag = "schemas",
     responses((status = 200, description = "Supported schema types", body = Vec<String>)))]
 pub async fn types(State(st): State<AppState>) -> SrJson<Vec<SchemaType>> {
     SrJson(st.registry.schema_types())
 }
 
 /// Every subject version's schema, optionally filtered.
-#[utoipa::path(get, path = "/schemas", tag = "schemas", params(ListSchemasParams),
+#[utoipa::path(get, path = "/schemas", operation_id = "getSchemas", tag = "schemas", params(ListSchemasParams),
     responses((status = 200, description = "Schemas", body = Vec<Schema>),
               (status = 500, description = "Store error (50001)", body = super::error::ErrorBody)))]
 pub async fn list(
@@ -212,7 +212,7 @@ pub async fn list(
 }
 
 /// The schema with a global id.
-#[utoipa::path(get, path = "/schemas/ids/{id}", tag = "schemas", params(("id" = i64, Path), ByIdParams),
+#[utoipa::path(get, path = "/schemas/ids/{id}", operation_id = "getSchema", tag = "schemas", params(("id" = i64, Path), ByIdParams),
     responses((status = 200, description = "The schema", body = SchemaString),
               (status = 404, description = "Schema not found (40403)", body = super::error::ErrorBody)))]
 pub async fn by_id(
@@ -230,7 +230,7 @@ pub async fn by_id(
 }
 
 /// The schema text alone.
-#[utoipa::path(get, path = "/schemas/ids/{id}/schema", tag = "schemas", params(("id" = i64, Path), ByIdParams),
+#[utoipa::path(get, path = "/schemas/ids/{id}/schema", operation_id = "getSchemaOnly", tag = "schemas", params(("id" = i64, Path), ByIdParams),
     responses((status = 200, description = "The raw schema", body = String),
               (status = 404, description = "Schema not found (40403)", body = super::error::ErrorBody)))]
 pub async fn raw_by_id(
@@ -254,7 +254,7 @@ pub struct ByGuidParams {
 }
 
 /// The schema with a guid (the `guid` a registration answers), in whichever context it is.
-#[utoipa::path(get, path = "/schemas/guids/{guid}", tag = "schemas", params(("guid" = String, Path), ByGuidParams),
+#[utoipa::path(get, path = "/schemas/guids/{guid}", operation_id = "getSchemaByGuid", tag = "schemas", params(("guid" = String, Path), ByGuidParams),
     responses((status = 200, description = "The schema", body = SchemaString),
               (status = 404, description = "Schema not found (40403)", body = super::error::ErrorBody)))]
 pub async fn by_guid(
@@ -271,7 +271,7 @@ pub async fn by_guid(
 }
 
 /// The schema text alone, by guid.
-#[utoipa::path(get, path = "/schemas/guids/{guid}/schema", tag = "schemas", params(("guid" = String, Path), ByGuidParams),
+#[utoipa::path(get, path = "/schemas/guids/{guid}/schema", operation_id = "getSchemaOnlyByGuid", tag = "schemas", params(("guid" = String, Path), ByGuidParams),
     responses((status = 200, description = "The raw schema", body = String),
               (status = 404, description = "Schema not found (40403)", body = super::error::ErrorBody)))]
 pub async fn raw_by_guid(
@@ -300,7 +300,7 @@ pub struct ContextId {
 }
 
 /// The id a guid's schema has in each context that holds it.
-#[utoipa::path(get, path = "/schemas/guids/{guid}/ids", tag = "schemas", params(("guid" = String, Path)),
+#[utoipa::path(get, path = "/schemas/guids/{guid}/ids", operation_id = "getIdsByGuid", tag = "schemas", params(("guid" = String, Path)),
     responses((status = 200, description = "Context and id pairs", body = Vec<ContextId>),
               (status = 404, description = "Schema not found (40403)", body = super::error::ErrorBody)))]
 pub async fn ids_by_guid(
@@ -319,7 +319,7 @@ pub async fn ids_by_guid(
 }
 
 /// Subjects that use a schema.
-#[utoipa::path(get, path = "/schemas/ids/{id}/subjects", tag = "schemas", params(("id" = i64, Path), ByIdParams),
+#[utoipa::path(get, path = "/schemas/ids/{id}/subjects", operation_id = "getSubjects", tag = "schemas", params(("id" = i64, Path), ByIdParams),
     responses((status = 200, description = "Subjects", body = Vec<String>),
               (status = 404, description = "Schema not found (40403)", body = super::error::ErrorBody)))]
 pub async fn subjects_by_id(
@@ -337,7 +337,7 @@ pub async fn subjects_by_id(
 }
 
 /// Subject versions that use a schema.
-#[utoipa::path(get, path = "/schemas/ids/{id}/versions", tag = "schemas", params(("id" = i64, Path), ByIdParams),
+#[utoipa::path(get, path = "/schemas/ids/{id}/versions", operation_id = "getVersions", tag = "schemas", params(("id" = i64, Path), ByIdParams),
     responses((status = 200, description = "Subject versions", body = Vec<SubjectVersion>),
               (status = 404, description = "Schema not found (40403)", body = super::error::ErrorBody)))]
 pub async fn versions_by_id(

@@ -184,7 +184,7 @@ pub struct VersionParams {
 }
 
 /// All subjects.
-#[utoipa::path(get, path = "/subjects", tag = "subjects", params(ListSubjectsParams),
+#[utoipa::path(get, path = "/subjects", operation_id = "list", tag = "subjects", params(ListSubjectsParams),
     responses((status = 200, description = "Subjects", body = Vec<String>)))]
 pub async fn list(
     State(st): State<AppState>,
@@ -199,7 +199,7 @@ pub async fn list(
 }
 
 /// Finds the version of a subject that holds a schema.
-#[utoipa::path(post, path = "/subjects/{subject}", tag = "subjects",
+#[utoipa::path(post, path = "/subjects/{subject}", operation_id = "lookUpSchemaUnderSubject", tag = "subjects",
     params(("subject" = String, Path), LookupParams), request_body = RegisterSchemaRequest,
     responses((status = 200, description = "The matching version", body = Schema),
               (status = 404, description = "Subject (40401) or schema (40403) not found", body = ErrorBody),
@@ -227,7 +227,7 @@ pub async fn lookup(
 }
 
 /// Deletes a subject: soft, or with `permanent=true` for good.
-#[utoipa::path(delete, path = "/subjects/{subject}", tag = "subjects",
+#[utoipa::path(delete, path = "/subjects/{subject}", operation_id = "deleteSubject", tag = "subjects",
     params(("subject" = String, Path), DeleteParams),
     responses((status = 200, description = "The deleted versions", body = Vec<i32>),
               (status = 404, description = "40401, 40404, 40405", body = ErrorBody),
@@ -247,7 +247,7 @@ pub async fn delete(
 }
 
 /// A subject's versions.
-#[utoipa::path(get, path = "/subjects/{subject}/versions", tag = "subjects",
+#[utoipa::path(get, path = "/subjects/{subject}/versions", operation_id = "listVersions", tag = "subjects",
     params(("subject" = String, Path), VersionsParams),
     responses((status = 200, description = "Version numbers", body = Vec<i32>),
               (status = 404, description = "Subject not found (40401)", body = ErrorBody)))]
@@ -262,7 +262,7 @@ pub async fn versions(
 }
 
 /// Registers a schema under a subject (or returns the existing version holding it).
-#[utoipa::path(post, path = "/subjects/{subject}/versions", tag = "subjects",
+#[utoipa::path(post, path = "/subjects/{subject}/versions", operation_id = "register", tag = "subjects",
     params(("subject" = String, Path), RegisterParams), request_body = RegisterSchemaRequest,
     responses((status = 200, description = "Registered", body = RegisterSchemaResponse),
               (status = 409, description = "Incompatible (40901, or 409 when configured)", body = ErrorBody),
@@ -320,7 +320,7 @@ fn registered(
 }
 
 /// One version of a subject (`latest` or `-1` for the newest).
-#[utoipa::path(get, path = "/subjects/{subject}/versions/{version}", tag = "subjects",
+#[utoipa::path(get, path = "/subjects/{subject}/versions/{version}", operation_id = "getSchemaByVersion", tag = "subjects",
     params(("subject" = String, Path), ("version" = String, Path), VersionParams),
     responses((status = 200, description = "The version", body = Schema),
               (status = 404, description = "40401, 40402", body = ErrorBody),
@@ -339,7 +339,7 @@ pub async fn get_version(
 
 /// The newest version whose metadata properties hold the given pairs
 /// (`?key=k1&value=v1&key=k2&value=v2`, as the reference registry's clients send them).
-#[utoipa::path(get, path = "/subjects/{subject}/metadata", tag = "subjects",
+#[utoipa::path(get, path = "/subjects/{subject}/metadata", operation_id = "getLatestWithMetadata", tag = "subjects",
     params(("subject" = String, Path),
            ("key" = Option<Vec<String>>, Query, description = "Metadata property names, paired in order with `value`"),
            ("value" = Option<Vec<String>>, Query, description = "The values the properties must have"),
@@ -384,7 +384,7 @@ pub async fn latest_with_metadata(
 }
 
 /// The schema text of one version.
-#[utoipa::path(get, path = "/subjects/{subject}/versions/{version}/schema", tag = "subjects",
+#[utoipa::path(get, path = "/subjects/{subject}/versions/{version}/schema", operation_id = "getSchemaOnlyByVersion", tag = "subjects",
     params(("subject" = String, Path), ("version" = String, Path), VersionParams),
     responses((status = 200, description = "The raw schema", body = String),
               (status = 404, description = "40401, 40402", body = ErrorBody),
@@ -404,7 +404,7 @@ pub async fn get_version_schema(
 }
 
 /// Deletes one version: soft, or with `permanent=true` for good.
-#[utoipa::path(delete, path = "/subjects/{subject}/versions/{version}", tag = "subjects",
+#[utoipa::path(delete, path = "/subjects/{subject}/versions/{version}", operation_id = "deleteSchemaVersion", tag = "subjects",
     params(("subject" = String, Path), ("version" = String, Path), DeleteParams),
     responses((status = 200, description = "The deleted version", body = i32),
               (status = 404, description = "40401, 40402, 40406, 40407", body = ErrorBody),
@@ -424,7 +424,7 @@ pub async fn delete_version(
 }
 
 /// Ids of the schemas that reference a version.
-#[utoipa::path(get, path = "/subjects/{subject}/versions/{version}/referencedby", tag = "subjects",
+#[utoipa::path(get, path = "/subjects/{subject}/versions/{version}/referencedby", operation_id = "getReferencedBy", tag = "subjects",
     params(("subject" = String, Path), ("version" = String, Path), VersionParams),
     responses((status = 200, description = "Referencing schema ids", body = Vec<i64>),
               (status = 404, description = "40401, 40402", body = ErrorBody),
@@ -461,7 +461,7 @@ pub struct CompatibilityParams {
 }
 
 /// Tests a schema against one version of a subject.
-#[utoipa::path(post, path = "/compatibility/subjects/{subject}/versions/{version}", tag = "compatibility",
+#[utoipa::path(post, path = "/compatibility/subjects/{subject}/versions/{version}", operation_id = "testCompatibilityBySubjectName", tag = "compatibility",
     params(("subject" = String, Path), ("version" = String, Path), CompatibilityParams),
     request_body = RegisterSchemaRequest,
     responses((status = 200, description = "Verdict", body = CompatibilityResult),
@@ -485,7 +485,7 @@ pub async fn compatibility_with_version(
 }
 
 /// Tests a schema against the versions a registration would be checked against.
-#[utoipa::path(post, path = "/compatibility/subjects/{subject}/versions", tag = "compatibility",
+#[utoipa::path(post, path = "/compatibility/subjects/{subject}/versions", operation_id = "testCompatibilityForSubject", tag = "compatibility",
     params(("subject" = String, Path), CompatibilityParams), request_body = RegisterSchemaRequest,
     responses((status = 200, description = "Verdict", body = CompatibilityResult),
               (status = 422, description = "Invalid schema (42201)", body = ErrorBody)))]

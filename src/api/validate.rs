@@ -78,7 +78,7 @@ fn decode(req: &ValidateRequest) -> ApiResult<Vec<u8>> {
 }
 
 /// Checks a payload against a subject version's schema (`latest` or `-1` for the newest).
-#[utoipa::path(post, path = "/accord/v1/validate/subjects/{subject}/versions/{version}", tag = "accord",
+#[utoipa::path(post, path = "/accord/v1/validate/subjects/{subject}/versions/{version}", operation_id = "validatePayload", tag = "accord",
     params(("subject" = String, Path), ("version" = String, Path)), request_body = ValidateRequest,
     responses((status = 200, description = "The verdict (valid or not)", body = ValidateResponse),
               (status = 400, description = "The payload string does not decode (400)", body = ErrorBody),
