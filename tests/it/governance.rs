@@ -21,19 +21,19 @@ per_backend!(
 
 /// An API key as the tests hold it.
 #[derive(Clone, Debug)]
-struct Key {
+pub struct Key {
     id: String,
     secret: String,
 }
 
 impl Key {
-    fn user_info(&self) -> String {
+    pub fn user_info(&self) -> String {
         format!("{}:{}", self.id, self.secret)
     }
 }
 
 /// Runs `accord-server create-admin-key` against the server's database, as an operator would.
-fn admin_key(app: &TestApp) -> Key {
+pub fn admin_key(app: &TestApp) -> Key {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_accord-server"));
     cmd.arg("create-admin-key")
         .env("ACCORD_DATA_DIR", app.data_dir())
