@@ -136,6 +136,9 @@ pub struct Violation {
     /// JSON pointer into the schema (`""` for the subject itself).
     pub path: String,
     pub message: String,
+    /// The previous version already had this finding: reported, not enforced.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub existing: bool,
 }
 
 impl Governance {
@@ -162,6 +165,7 @@ impl Governance {
                     "Subject '{}' is deprecated; plan its consumers' move",
                     subject.display_name()
                 ),
+                existing: false,
             }),
             _ => {}
         }

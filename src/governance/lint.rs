@@ -377,6 +377,7 @@ fn json(root: &Value, out: &mut Vec<Element>) {
 pub type SubjectParts = BTreeMap<String, String>;
 
 /// Everything a lint run needs besides the schema.
+#[derive(Clone, Copy)]
 pub struct LintInput<'a> {
     pub subject: &'a str,
     pub schema: &'a dyn ParsedSchema,
@@ -411,6 +412,7 @@ impl Run<'_> {
                     severity: r.severity.clone(),
                     path: path.to_owned(),
                     message,
+                    existing: false,
                 },
             ));
         }
@@ -536,7 +538,48 @@ fn subject_name(run: &mut Run, subject: &str, elements: &[Element]) -> SubjectPa
 }
 
 /// Runs the rules in force over a schema; returns the enforced violations and the warnings.
+///
+/// A finding the previous version already had (same rule, same message: the same element broke
+/// the same rule) is *existing*: it is reported as a warning, never enforced, so a rule adopted
+/// after a subject's first versions does not freeze it. Only what a version adds or changes is
+/// enforced, the way `buf` separates lint from breaking changes.
 pub fn lint(input: &LintInput) -> (Vec<Violation>, Vec<Violation>) {
+    let found = findings(input);
+    let inherited: Vec<(String, String)> = match input.previous {
+        Some(previous) if found.iter().any(|(m, _)| *m == RuleMode::Enforce) => {
+            findings(&LintInput {
+                schema: previous,
+                previous: None,
+                ..*input
+            })
+            .into_iter()
+            .map(|(_, v)| (v.rule_id, v.message))
+            .collect()
+        }
+        _ => Vec::new(),
+    };
+    let mut enforced = Vec::new();
+    let mut warnings = Vec::new();
+    for (mode, mut v) in found {
+        if mode == RuleMode::Enforce
+            && inherited
+                .iter()
+                .any(|(rule, message)| *rule == v.rule_id && *message == v.message)
+        {
+            v.existing = true;
+            v.severity = "warning".into();
+            warnings.push(v);
+        } else if mode == RuleMode::Enforce {
+            enforced.push(v);
+        } else {
+            warnings.push(v);
+        }
+    }
+    (enforced, warnings)
+}
+
+/// Every finding of the rules in force, with the mode of the rule that found it.
+fn findings(input: &LintInput) -> Vec<(RuleMode, Violation)> {
     let found = elements(input.schema);
     let mut run = Run {
         rules: input.rules,
@@ -718,15 +761,7 @@ pub fn lint(input: &LintInput) -> (Vec<Violation>, Vec<Violation>) {
             );
         }
     }
-    let mut enforced = Vec::new();
-    let mut warnings = Vec::new();
-    for (mode, v) in run.found {
-        match mode {
-            RuleMode::Enforce => enforced.push(v),
-            _ => warnings.push(v),
-        }
-    }
-    (enforced, warnings)
+    run.found
 }
 
 #[cfg(test)]

@@ -56,18 +56,25 @@ fn lint_rule_cases() {
         let t: SchemaType = case["format"].as_str().unwrap().parse().unwrap();
         let schema = parse(&formats, t, &case["schema"], name);
         let previous = case.get("previous").map(|p| parse(&formats, t, p, name));
-        let mut expected: Vec<(String, String)> = case["expect"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                (
-                    e["ruleId"].as_str().unwrap().to_owned(),
-                    e["path"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
-        expected.sort();
+        let findings = |key: &str| {
+            let mut found: Vec<(String, String)> = case[key]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|e| {
+                    (
+                        e["ruleId"].as_str().unwrap().to_owned(),
+                        e["path"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            found.sort();
+            found
+        };
+        let expected = findings("expect");
+        // Findings the previous version already had: warnings even when the rule is enforced.
+        let existing = findings("existing");
         for id in case["rules"].as_object().unwrap().keys() {
             if let Some((known, _)) = RULES.iter().find(|(k, _)| k == id) {
                 *covered.entry(known).or_default() += 1;
@@ -82,20 +89,44 @@ fn lint_rule_cases() {
                 rules: &rules,
                 domain: case["domain"].as_str(),
             });
-            let (hit, other) = match mode {
-                RuleMode::Enforce => (&enforced, &warned),
-                _ => (&warned, &enforced),
+            let ids = |found: &[accord::governance::Violation]| {
+                let mut ids: Vec<(String, String)> = found
+                    .iter()
+                    .map(|v| (v.rule_id.clone(), v.path.clone()))
+                    .collect();
+                ids.sort();
+                ids
             };
-            let mut got: Vec<(String, String)> = hit
-                .iter()
-                .map(|v| (v.rule_id.clone(), v.path.clone()))
-                .collect();
-            got.sort();
-            if got != expected || !other.is_empty() {
+            let (want_enforced, want_warned) = match mode {
+                RuleMode::Enforce => (expected.clone(), existing.clone()),
+                _ => {
+                    let mut all = [expected.clone(), existing.clone()].concat();
+                    all.sort();
+                    (Vec::new(), all)
+                }
+            };
+            let (got_enforced, got_warned) = (ids(&enforced), ids(&warned));
+            if got_enforced != want_enforced || got_warned != want_warned {
                 failures.push(format!(
-                    "{name} ({mode:?}): expected {expected:?}, got {got:?} (and {other:?} in the other bucket)"
+                    "{name} ({mode:?}): expected enforced {want_enforced:?} and warned {want_warned:?}, got {got_enforced:?} and {got_warned:?}"
                 ));
             }
+            let flagged = ids(&[&enforced[..], &warned[..]]
+                .concat()
+                .into_iter()
+                .filter(|v| v.existing)
+                .collect::<Vec<_>>());
+            let want_flagged = if mode == RuleMode::Enforce {
+                existing.clone()
+            } else {
+                Vec::new()
+            };
+            if flagged != want_flagged {
+                failures.push(format!(
+                    "{name} ({mode:?}): marked existing {flagged:?}, expected {want_flagged:?}"
+                ));
+            }
+            let hit = [&enforced[..], &warned[..]].concat();
             if hit.iter().any(|v| v.message.is_empty()) {
                 failures.push(format!("{name}: a finding without a message"));
             }

@@ -10,7 +10,8 @@ use crate::helpers::{assert_error, on_both_backends, TestApp};
 on_both_backends!(
     policy_versions_and_enforcement,
     owner_required_policy,
-    policy_reads_and_refusals
+    policy_reads_and_refusals,
+    rule_adopted_later_does_not_freeze_a_subject
 );
 
 const POLICY_TOML: &str = r#"
@@ -281,4 +282,73 @@ async fn owner_required_policy(app: TestApp) {
         .post("/subjects/loose.thing-value/versions", schema)
         .await;
     assert_eq!(s, StatusCode::OK, "{r}");
+}
+
+/// A subject registered before a naming rule was enforced keeps evolving: what the previous
+/// version already had is an "existing" warning, and only what a version adds is enforced.
+async fn rule_adopted_later_does_not_freeze_a_subject(app: TestApp) {
+    let v1 = json!({"type": "record", "name": "Card", "namespace": "payments",
+        "fields": [{"name": "cardId", "type": "string"}]});
+    let (s, r) = app
+        .post(
+            "/subjects/payments.card-value/versions",
+            json!({"schema": v1.to_string()}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+
+    let policy = r#"
+[rules."avro.field-name"]
+mode = "enforce"
+case = "snake_case"
+"#;
+    let (s, p) = put_policy(&app, policy, "application/toml").await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+
+    // Renaming cardId would break compatibility; keeping it is allowed and reported.
+    let v2 = json!({"type": "record", "name": "Card", "namespace": "payments",
+        "fields": [{"name": "cardId", "type": "string"},
+                   {"name": "holder_name", "type": "string", "default": ""}]});
+    let (s, r) = app
+        .post(
+            "/subjects/payments.card-value/versions",
+            json!({"schema": v2.to_string()}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let warnings = r["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1, "{r}");
+    assert_eq!(warnings[0]["ruleId"], "avro.field-name");
+    assert_eq!(warnings[0]["existing"], true, "{r}");
+    assert_eq!(warnings[0]["severity"], "warning");
+    assert!(warnings[0]["message"].as_str().unwrap().contains("cardId"));
+
+    // A new field that breaks the rule is still refused, and only it is named.
+    let v3 = json!({"type": "record", "name": "Card", "namespace": "payments",
+        "fields": [{"name": "cardId", "type": "string"},
+                   {"name": "holder_name", "type": "string", "default": ""},
+                   {"name": "expiryMonth", "type": "int", "default": 0}]});
+    let got = app
+        .post(
+            "/subjects/payments.card-value/versions",
+            json!({"schema": v3.to_string()}),
+        )
+        .await;
+    assert_error(&got, 422, 42253);
+    let violations = got.1["violations"].as_array().expect("violations");
+    assert_eq!(violations.len(), 1, "{}", got.1);
+    assert_eq!(violations[0]["path"], "/fields/2/name");
+    assert!(violations[0].get("existing").is_none(), "{}", got.1);
+    let (_, versions) = app.get("/subjects/payments.card-value/versions").await;
+    assert_eq!(versions, json!([1, 2]));
+
+    // The dry run agrees.
+    let (s, r) = app
+        .post(
+            "/accord/v1/lint/subjects/payments.card-value",
+            json!({"schema": v2.to_string()}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["passes"], true, "{r}");
 }

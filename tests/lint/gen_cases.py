@@ -10,9 +10,13 @@ cases = []
 DOMAIN = r"^(?P<domain>[a-z]+)\.(?P<entity>[a-z][a-z-]*)$"
 
 
-def case(name, fmt, schema, rules, expect, subject="payments.card-value", previous=None, domain=None):
+def case(name, fmt, schema, rules, expect, subject="payments.card-value", previous=None, domain=None,
+         existing=()):
     c = {"name": name, "format": fmt, "subject": subject, "schema": schema, "rules": rules,
          "expect": [{"ruleId": r, "path": p} for r, p in expect]}
+    if existing:
+        # findings the previous version already had: warnings, never enforced
+        c["existing"] = [{"ruleId": r, "path": p} for r, p in existing]
     if previous is not None:
         c["previous"] = previous
     if domain is not None:
@@ -158,6 +162,26 @@ case("hygiene.new-optional-default (JSON)", "JSON",
 case("hygiene.new-optional-default (Protobuf fields always default)", "PROTOBUF",
      P3 + "message Order { string id = 1; string note = 2; }\n", {"hygiene.new-optional-default": {}}, [],
      previous=P3 + "message Order { string id = 1; }\n")
+
+# Findings on elements the previous version already had are "existing": reported, not enforced.
+case("existing: an old camelCase field is a warning, a new one is enforced", "AVRO",
+     rec("Card", [f("cardId"), f("expiryMonth"), f("holder_name")], namespace="payments"),
+     {"avro.field-name": {"case": "snake_case"}}, [("avro.field-name", "/fields/1/name")],
+     previous=rec("Card", [f("cardId")], namespace="payments"),
+     existing=[("avro.field-name", "/fields/0/name")])
+case("existing: a subject name that already broke the rule does not freeze the subject", "AVRO",
+     rec("Card", [f("id"), f("note", ["null", "string"], default=None)], namespace="payments"),
+     {"subject.name": {"strategy": "topic"}}, [], subject="payments.card",
+     previous=CARD, existing=[("subject.name", "")])
+case("existing: a renamed Protobuf field is new", "PROTOBUF",
+     P3 + "message Order { string orderId = 1; string created_at = 2; }\n",
+     {"protobuf.field-name": {"case": "snake_case"}}, [("protobuf.field-name", "#/Order/1")],
+     previous=P3 + "message Order { string order_id = 1; string createdAt = 2; }\n")
+case("existing: an undocumented JSON property kept, a new one added", "JSON",
+     {"type": "object", "title": "Card", "properties": {"id": {"type": "string"}, "note": {"type": "string"}}},
+     {"doc.required": {"on": ["field"]}}, [("doc.required", "#/properties/note")],
+     previous={"type": "object", "title": "Card", "properties": {"id": {"type": "string"}}},
+     existing=[("doc.required", "#/properties/id")])
 
 out = os.path.join(os.path.dirname(__file__), "cases.json")
 with open(out, "w") as fh:
