@@ -82,10 +82,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for SrJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|ct| ct.to_str().unwrap_or_default().to_owned());
+        let content_type = content_type(&req);
         if let Some(ct) = &content_type {
             let media = ct.split(';').next().unwrap_or_default().trim();
             if !ACCEPTED_CONTENT_TYPES
@@ -99,15 +96,38 @@ impl<T: DeserializeOwned> FromRequest<AppState> for SrJson<T> {
                 ));
             }
         }
-        let bytes = read_body(req, state.max_body_bytes).await?;
-        let bytes = negotiate::utf8_body(bytes, content_type.as_deref())
-            .map_err(|e| ApiError::bad_request(format!("Malformed JSON request body: {e}")))?;
+        let bytes = utf8_body(
+            req,
+            state,
+            content_type.as_deref(),
+            "Malformed JSON request body",
+        )
+        .await?;
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(format!("Malformed JSON request body: {e}")))?;
         let parsed = serde_json::from_value(value)
             .map_err(|e| ApiError::unprocessable(format!("Unprocessable request body: {e}")))?;
         Ok(SrJson(parsed))
     }
+}
+
+fn content_type(req: &Request) -> Option<String> {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .map(|ct| ct.to_str().unwrap_or_default().to_owned())
+}
+
+/// The body within the size limit (413), decoded to UTF-8 from UTF-16/32 (400 `malformed: …`
+/// when it does not decode).
+async fn utf8_body(
+    req: Request,
+    state: &AppState,
+    content_type: Option<&str>,
+    malformed: &str,
+) -> Result<Bytes, ApiError> {
+    let bytes = read_body(req, state.max_body_bytes).await?;
+    negotiate::utf8_body(bytes, content_type)
+        .map_err(|e| ApiError::bad_request(format!("{malformed}: {e}")))
 }
 
 /// A request body as text (the policy document, JSON or TOML): any content type, the size limit
@@ -118,13 +138,14 @@ impl FromRequest<AppState> for SrText {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|ct| ct.to_str().unwrap_or_default().to_owned());
-        let bytes = read_body(req, state.max_body_bytes).await?;
-        let bytes = negotiate::utf8_body(bytes, content_type.as_deref())
-            .map_err(|e| ApiError::bad_request(format!("Malformed request body: {e}")))?;
+        let content_type = content_type(&req);
+        let bytes = utf8_body(
+            req,
+            state,
+            content_type.as_deref(),
+            "Malformed request body",
+        )
+        .await?;
         String::from_utf8(bytes.to_vec())
             .map(SrText)
             .map_err(|e| ApiError::bad_request(format!("Malformed request body: {e}")))
