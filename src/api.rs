@@ -16,6 +16,7 @@ use crate::registry::Registry;
 use crate::types::{QualifiedSubject, VersionId};
 
 pub mod auth;
+mod changes;
 mod config;
 mod contexts;
 pub mod error;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub incompatible_error_code: u32,
     /// Rendered `GET /schemas/ids/{id}` answers, the hottest read.
     pub rendered: Arc<schemas::RenderedSchemas>,
+    /// The change log as this process follows it.
+    pub changes: Arc<crate::changes::ChangeFeed>,
 }
 
 /// A JSON body in and out with the registry's content type. As an extractor it checks the

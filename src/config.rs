@@ -130,6 +130,24 @@ pub struct ServerConfig {
     )]
     pub audit_retention_days: u64,
 
+    /// Days the change log keeps its entries (0: no age limit).
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_CHANGES_RETENTION_DAYS",
+        default_value_t = 7
+    )]
+    pub changes_retention_days: u64,
+
+    /// Entries the change log keeps at most (0: no count limit).
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_CHANGES_RETENTION_ENTRIES",
+        default_value_t = 1_000_000
+    )]
+    pub changes_retention_entries: u64,
+
     /// Schemas kept in the in-memory cache.
     #[arg(
         long,
@@ -178,6 +196,8 @@ impl ServerConfig {
             cache_memory_mb: 256,
             work_slots: 0,
             audit_retention_days: 400,
+            changes_retention_days: 7,
+            changes_retention_entries: 1_000_000,
             default_compatibility: CompatibilityLevel::Backward,
             incompatible_error_code: 40901,
             schema_cache: 10_000,
@@ -217,6 +237,8 @@ impl ServerConfig {
             cache_memory_mb,
             work_slots,
             audit_retention_days,
+            changes_retention_days,
+            changes_retention_entries,
             incompatible_error_code,
             schema_cache,
             auth
@@ -297,6 +319,8 @@ pub struct FileConfig {
     pub cache_memory_mb: Option<usize>,
     pub work_slots: Option<usize>,
     pub audit_retention_days: Option<u64>,
+    pub changes_retention_days: Option<u64>,
+    pub changes_retention_entries: Option<u64>,
     pub default_compatibility: Option<String>,
     pub incompatible_error_code: Option<u32>,
     pub schema_cache: Option<usize>,

@@ -3,6 +3,9 @@
 /// HTTP: the Confluent-compatible REST API, health, OpenAPI.
 #[cfg(feature = "server")]
 pub mod api;
+/// The change log: every committed change, in order, for followers and the feed API.
+#[cfg(feature = "server")]
+pub mod changes;
 /// The seven compatibility levels over the format trait.
 pub mod compat;
 /// Typed server configuration.

@@ -75,7 +75,28 @@ impl Application {
                 }
             });
         }
+        let changes = crate::changes::ChangeFeed::start(store.clone());
+        if config.changes_retention_days > 0 || config.changes_retention_entries > 0 {
+            // Hourly, starting now: the change log keeps its configured window.
+            let (feed, days, keep) = (
+                changes.clone(),
+                config.changes_retention_days,
+                config.changes_retention_entries,
+            );
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+                loop {
+                    every.tick().await;
+                    match feed.prune(days, keep).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(removed = n, "old change log entries removed"),
+                        Err(e) => tracing::warn!(error = %e, "change log retention failed"),
+                    }
+                }
+            });
+        }
         let state = AppState {
+            changes,
             governance,
             registry: Arc::new(Registry::new(store, settings)),
             max_body_bytes: config.max_body_bytes,

@@ -16,7 +16,8 @@ mod sql;
 mod sqlite;
 
 pub use governance::{
-    ApiKeyRecord, AuditFilter, AuditRecord, GovernanceSession, PolicyRecord, TeamRecord,
+    ApiKeyRecord, AuditFilter, AuditRecord, ChangeRecord, GovernanceSession, PolicyRecord,
+    TeamRecord,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -120,7 +120,11 @@ where
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let accept = req.headers().get(header::ACCEPT);
         // The common cases (no header, or one the default answers) pay nothing more.
-        if accept.is_none() || !negotiated(req.uri().path()) {
+        let event_stream = req.uri().path() == "/accord/v1/changes"
+            && accept
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|a| a.contains("text/event-stream"));
+        if accept.is_none() || !negotiated(req.uri().path()) || event_stream {
             return futures::future::Either::Left(self.inner.call(req));
         }
         let chosen = choose(accept.and_then(|v| v.to_str().ok()));

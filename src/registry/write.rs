@@ -536,7 +536,7 @@ impl Registry {
                 Some(subject),
                 subject.display_name(),
                 Some(serde_json::json!({"versions": numbers})),
-                None,
+                Some(serde_json::json!({"removedSchemaIds": gone})),
             ))
             .await?;
             session.commit().await?;

@@ -57,6 +57,20 @@ pub struct AuditRecord {
     pub detail: Option<String>,
 }
 
+/// One entry of the change log: a committed change, numbered gap-free in commit order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRecord {
+    pub seq: i64,
+    /// Unix milliseconds.
+    pub at: i64,
+    /// What changed, e.g. `schema.registered` (see [`crate::changes::kind_of`]).
+    pub kind: String,
+    pub context: String,
+    /// The subject's name within its context, when the change concerns one.
+    pub subject: Option<String>,
+    pub body: Value,
+}
+
 /// Which audit entries to list, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
@@ -97,6 +111,17 @@ pub trait GovernanceSession: Send {
     async fn audit(&mut self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
     /// Removes audit entries older than `before` (Unix ms); how many went.
     async fn delete_audit_before(&mut self, before: i64) -> StoreResult<u64>;
+
+    /// Appends an entry to the change log (inside the change's write session); its sequence.
+    /// Takes the log's counter lock until the session ends, so entries commit in order.
+    async fn append_change(&mut self, change: &ChangeRecord) -> StoreResult<i64>;
+    /// Entries with a sequence above `after`, oldest first, at most `limit`.
+    async fn changes_after(&mut self, after: i64, limit: i64) -> StoreResult<Vec<ChangeRecord>>;
+    /// `(head, pruned_through)`: the newest committed sequence and the newest removed one.
+    async fn change_bounds(&mut self) -> StoreResult<(i64, i64)>;
+    /// Removes entries older than `before` (Unix ms) and all but the newest `keep`; how many
+    /// went.
+    async fn prune_changes(&mut self, before: i64, keep: i64) -> StoreResult<u64>;
 }
 
 fn json(column: &str, s: Option<String>) -> StoreResult<Option<Value>> {
@@ -387,7 +412,92 @@ macro_rules! impl_governance {
                 .bind(&r.detail)
                 .fetch_one(self.conn())
                 .await?;
+                // Every successful change is audited once, in its own transaction: its change
+                // log entry is written beside its audit record.
+                if let Some(change) = $crate::changes::from_audit(r) {
+                    self.append_change(&change).await?;
+                }
                 Ok(id)
+            }
+
+            async fn append_change(&mut self, c: &ChangeRecord) -> StoreResult<i64> {
+                let (seq,): (i64,) = sqlx::query_as(
+                    "UPDATE change_head SET seq = seq + 1 WHERE id = 1 RETURNING seq",
+                )
+                .fetch_one(self.conn())
+                .await?;
+                sqlx::query(
+                    "INSERT INTO changes (seq, at, kind, context, subject, body) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(seq)
+                .bind(c.at)
+                .bind(&c.kind)
+                .bind(&c.context)
+                .bind(&c.subject)
+                .bind(c.body.to_string())
+                .execute(self.conn())
+                .await?;
+                Ok(seq)
+            }
+
+            async fn changes_after(
+                &mut self,
+                after: i64,
+                limit: i64,
+            ) -> StoreResult<Vec<ChangeRecord>> {
+                let rows: Vec<(i64, i64, String, String, Option<String>, String)> =
+                    sqlx::query_as(
+                        "SELECT seq, at, kind, context, subject, body FROM changes \
+                         WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    )
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(self.conn())
+                    .await?;
+                rows.into_iter()
+                    .map(|(seq, at, kind, context, subject, body)| {
+                        Ok(ChangeRecord {
+                            seq,
+                            at,
+                            kind,
+                            context,
+                            subject,
+                            body: json("changes.body", Some(body))?.unwrap_or(Value::Null),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn change_bounds(&mut self) -> StoreResult<(i64, i64)> {
+                let bounds: (i64, i64) =
+                    sqlx::query_as("SELECT seq, pruned_through FROM change_head WHERE id = 1")
+                        .fetch_one(self.conn())
+                        .await?;
+                Ok(bounds)
+            }
+
+            async fn prune_changes(&mut self, before: i64, keep: i64) -> StoreResult<u64> {
+                let (head, _) = self.change_bounds().await?;
+                let (cut,): (Option<i64>,) = sqlx::query_as(
+                    "SELECT MAX(seq) FROM changes WHERE at < $1 OR seq <= $2",
+                )
+                .bind(before)
+                .bind(head - keep)
+                .fetch_one(self.conn())
+                .await?;
+                let Some(cut) = cut else { return Ok(0) };
+                let done = sqlx::query("DELETE FROM changes WHERE seq <= $1")
+                    .bind(cut)
+                    .execute(self.conn())
+                    .await?;
+                sqlx::query(
+                    "UPDATE change_head SET pruned_through = $1 WHERE id = 1 AND pruned_through < $1",
+                )
+                .bind(cut)
+                .execute(self.conn())
+                .await?;
+                Ok(done.rows_affected())
             }
 
             async fn delete_audit_before(&mut self, before: i64) -> StoreResult<u64> {

@@ -10,6 +10,7 @@ mod lint_suite;
 mod protobuf;
 
 mod bad_input;
+mod changes;
 mod compat_suites;
 mod concurrency;
 mod conformance;

@@ -1,0 +1,416 @@
+//! The change log (issue 11): one entry per committed change, gap-free and in commit order,
+//! nothing for refused or no-op requests; pages, long-poll and Server-Sent Events.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{on_both_backends, TestApp};
+
+on_both_backends!(
+    every_change_has_one_entry,
+    refusals_and_no_ops_leave_none,
+    long_poll_wakes_on_commit,
+    event_stream_resumes,
+    concurrent_writers_commit_in_order
+);
+
+fn record(name: &str, fields: &[&str]) -> Value {
+    let fields: Vec<Value> = fields
+        .iter()
+        .map(|f| json!({"name": f, "type": "string", "default": ""}))
+        .collect();
+    json!({"type": "record", "name": name, "fields": fields})
+}
+
+async fn changes(app: &TestApp, after: i64) -> Value {
+    let (s, page) = app
+        .get(&format!("/accord/v1/changes?after={after}&limit=1000"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    page
+}
+
+async fn head(app: &TestApp) -> i64 {
+    changes(app, 0).await["head"].as_i64().expect("head")
+}
+
+fn kinds(page: &Value) -> Vec<String> {
+    page["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| c["kind"].as_str().expect("kind").to_owned())
+        .collect()
+}
+
+async fn send(app: &TestApp, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    let mut r = app.client.request(method.clone(), app.url(path));
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let (s, v) = crate::helpers::read(r.send().await.expect("request")).await;
+    assert!(s.is_success(), "{method} {path}: {s} {v}");
+    v
+}
+
+async fn every_change_has_one_entry(app: TestApp) {
+    use reqwest::Method;
+    assert_eq!(head(&app).await, 0);
+    app.register_ok("orders-value", &record("Order", &["id"]))
+        .await;
+    app.register_ok("orders-value", &record("Order", &["id", "note"]))
+        .await;
+    app.register_ok("orders-value", &record("Order", &["id", "note", "x"]))
+        .await;
+    send(
+        &app,
+        Method::DELETE,
+        "/subjects/orders-value/versions/3",
+        None,
+    )
+    .await;
+    send(
+        &app,
+        Method::DELETE,
+        "/subjects/orders-value/versions/3?permanent=true",
+        None,
+    )
+    .await;
+    send(
+        &app,
+        Method::PUT,
+        "/config/orders-value",
+        Some(json!({"compatibility": "FULL"})),
+    )
+    .await;
+    send(&app, Method::DELETE, "/config/orders-value", None).await;
+    send(
+        &app,
+        Method::PUT,
+        "/mode/orders-value",
+        Some(json!({"mode": "READONLY"})),
+    )
+    .await;
+    send(&app, Method::DELETE, "/mode/orders-value", None).await;
+    send(
+        &app,
+        Method::PUT,
+        "/accord/v1/teams/payments",
+        Some(json!({"name": "payments"})),
+    )
+    .await;
+    send(
+        &app,
+        Method::PUT,
+        "/accord/v1/subjects/orders-value",
+        Some(json!({"description": "orders", "lifecycle": "active"})),
+    )
+    .await;
+    send(
+        &app,
+        Method::POST,
+        "/accord/v1/subjects/orders-value/consumers",
+        Some(json!({"team": "payments"})),
+    )
+    .await;
+    send(
+        &app,
+        Method::DELETE,
+        "/accord/v1/subjects/orders-value/consumers/payments",
+        None,
+    )
+    .await;
+    send(&app, Method::DELETE, "/accord/v1/teams/payments", None).await;
+    let r = app
+        .client
+        .put(app.url("/accord/v1/policy"))
+        .header("content-type", "application/toml")
+        .body("[rules.\"avro.field-name\"]\nmode = \"warn\"\ncase = \"snake_case\"\n")
+        .send()
+        .await
+        .expect("policy");
+    assert_eq!(r.status(), StatusCode::OK);
+    let key = send(
+        &app,
+        Method::POST,
+        "/accord/v1/keys",
+        Some(json!({"role": "admin"})),
+    )
+    .await;
+    send(
+        &app,
+        Method::POST,
+        "/accord/v1/keys",
+        Some(json!({"role": "admin"})),
+    )
+    .await;
+    let id = key["id"].as_str().expect("key id");
+    send(&app, Method::DELETE, &format!("/accord/v1/keys/{id}"), None).await;
+    app.register_ok(":.other:a-value", &record("A", &["id"]))
+        .await;
+    send(&app, Method::DELETE, "/subjects/:.other:a-value", None).await;
+    send(
+        &app,
+        Method::DELETE,
+        "/subjects/:.other:a-value?permanent=true",
+        None,
+    )
+    .await;
+    send(
+        &app,
+        Method::PUT,
+        "/contexts/.other/config",
+        Some(json!({"compatibility": "NONE"})),
+    )
+    .await;
+    send(&app, Method::DELETE, "/contexts/.other", None).await;
+
+    let page = changes(&app, 0).await;
+    assert_eq!(
+        kinds(&page),
+        [
+            "schema.registered",
+            "schema.registered",
+            "schema.registered",
+            "version.deleted",
+            "version.deleted.permanent",
+            "config.updated",
+            "config.deleted",
+            "mode.updated",
+            "mode.deleted",
+            "team.updated",
+            "subject.governance.updated",
+            "subject.consumer.added",
+            "subject.consumer.removed",
+            "team.deleted",
+            "policy.updated",
+            "key.created",
+            "key.created",
+            "key.revoked",
+            "schema.registered",
+            "subject.deleted",
+            "subject.deleted.permanent",
+            "config.updated",
+            "context.deleted",
+        ],
+        "{page}"
+    );
+    let all = page["changes"].as_array().expect("changes");
+    let seqs: Vec<i64> = all.iter().map(|c| c["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=all.len() as i64).collect::<Vec<_>>());
+    assert_eq!(page["head"], all.len() as i64);
+    assert_eq!(page["next"], all.len() as i64);
+    // Entries say what changed.
+    assert_eq!(all[0]["subject"], "orders-value");
+    assert_eq!(all[0]["context"], ".");
+    assert_eq!(all[0]["data"]["after"]["version"], 1);
+    assert_eq!(all[0]["data"]["after"]["id"], 1);
+    assert!(all[0]["time"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(all[4]["data"]["before"]["version"], 3);
+    assert_eq!(all[18]["context"], ".other");
+    assert_eq!(all[18]["subject"], "a-value");
+    assert_eq!(all[20]["data"]["after"]["removedSchemaIds"], json!([1]));
+    assert_eq!(all[21]["context"], ".other");
+    assert_eq!(all[22]["context"], ".other");
+    // Paging: after and limit.
+    let (_, p) = app.get("/accord/v1/changes?after=3&limit=2").await;
+    let got: Vec<i64> = p["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!((got, p["next"].as_i64()), (vec![4, 5], Some(5)));
+    crate::helpers::assert_error(&app.get("/accord/v1/changes?limit=0").await, 400, 400);
+    crate::helpers::assert_error(&app.get("/accord/v1/changes?wait=soon").await, 400, 400);
+}
+
+async fn refusals_and_no_ops_leave_none(app: TestApp) {
+    let v1 = record("Order", &["id"]);
+    app.register_ok("orders-value", &v1).await;
+    assert_eq!(head(&app).await, 1);
+    // The same schema again is not a change.
+    app.register_ok("orders-value", &v1).await;
+    // Incompatible (a field without a default added under BACKWARD), invalid, bad config.
+    let breaking = json!({"type": "record", "name": "Order",
+        "fields": [{"name": "id", "type": "string", "default": ""}, {"name": "n", "type": "int"}]});
+    let (s, _) = app.register("orders-value", &breaking).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, _) = app
+        .post(
+            "/subjects/orders-value/versions",
+            json!({"schema": "{not avro"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = app
+        .put("/config/orders-value", json!({"compatibility": "SIDEWAYS"}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = app.delete("/subjects/nothing-here").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(head(&app).await, 1);
+    assert_eq!(kinds(&changes(&app, 0).await), ["schema.registered"]);
+}
+
+async fn long_poll_wakes_on_commit(app: TestApp) {
+    // Nothing newer: the wait ends empty at its deadline.
+    let started = Instant::now();
+    let (s, p) = app.get("/accord/v1/changes?after=0&wait=300ms").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(p["changes"], json!([]));
+    assert!(started.elapsed() >= Duration::from_millis(290));
+
+    let mut worst = Duration::ZERO;
+    for round in 0..5i64 {
+        let waiter = {
+            let (client, url) = (
+                app.client.clone(),
+                app.url(&format!("/accord/v1/changes?after={round}&wait=10s")),
+            );
+            tokio::spawn(async move {
+                let r = client.get(url).send().await.expect("poll");
+                let body: Value = r.json().await.expect("json");
+                (Instant::now(), body)
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let fields: Vec<String> = (0..=round).map(|i| format!("f{i}")).collect();
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        app.register_ok("orders-value", &record("Order", &fields))
+            .await;
+        let committed = Instant::now();
+        let (woke, body) = waiter.await.expect("waiter");
+        assert_eq!(body["changes"][0]["seq"], round + 1, "{body}");
+        worst = worst.max(woke.saturating_duration_since(committed));
+    }
+    // The follower polls the head every 20 ms; generous for a busy 2-core machine.
+    assert!(
+        worst < Duration::from_millis(500),
+        "woke {worst:?} after the commit"
+    );
+    eprintln!("long-poll woke at most {worst:?} after the commit");
+}
+
+async fn event_stream_resumes(app: TestApp) {
+    for i in 0..3 {
+        let fields: Vec<String> = (0..=i).map(|i| format!("f{i}")).collect();
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        app.register_ok("orders-value", &record("Order", &fields))
+            .await;
+    }
+    let read_events = |last: Option<&'static str>, want: usize| {
+        let (client, url) = (app.client.clone(), app.url("/accord/v1/changes"));
+        async move {
+            let mut r = client.get(url).header("accept", "text/event-stream");
+            if let Some(l) = last {
+                r = r.header("last-event-id", l);
+            }
+            let mut r = r.send().await.expect("sse");
+            assert_eq!(r.status(), StatusCode::OK);
+            assert!(r
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/event-stream")));
+            let mut text = String::new();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while text.matches("\nid:").count() + usize::from(text.starts_with("id:")) < want {
+                assert!(Instant::now() < deadline, "events so far: {text}");
+                let chunk = tokio::time::timeout(Duration::from_secs(10), r.chunk())
+                    .await
+                    .expect("an event in time")
+                    .expect("stream")
+                    .expect("not ended");
+                text.push_str(&String::from_utf8_lossy(&chunk));
+            }
+            text
+        }
+    };
+    let all = read_events(None, 3).await;
+    let ids: Vec<&str> = all
+        .lines()
+        .filter_map(|l| l.strip_prefix("id:"))
+        .map(str::trim)
+        .collect();
+    assert_eq!(ids, ["1", "2", "3"], "{all}");
+    assert!(all.contains("event: schema.registered") || all.contains("event:schema.registered"));
+    let data = all
+        .lines()
+        .find_map(|l| l.strip_prefix("data:"))
+        .expect("data line");
+    let entry: Value = serde_json::from_str(data.trim()).expect("data is JSON");
+    assert_eq!(entry["seq"], 1);
+    // Resumed after 2, then a new commit arrives live.
+    let resumed = tokio::spawn(read_events(Some("2"), 2));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.register_ok("orders-value", &record("Order", &["f0", "f1", "f2", "f3"]))
+        .await;
+    let text = resumed.await.expect("resumed");
+    let ids: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("id:"))
+        .map(str::trim)
+        .collect();
+    assert_eq!(ids, ["3", "4"], "{text}");
+}
+
+/// Writers on different subjects commit concurrently; a reader following the log meanwhile
+/// sees every sequence exactly once, never one after a higher one.
+async fn concurrent_writers_commit_in_order(app: TestApp) {
+    let writers = 8;
+    let each = 6;
+    let reader = {
+        let (client, base) = (app.client.clone(), app.base.clone());
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut after = 0;
+            while seen.len() < writers * each {
+                let r = client
+                    .get(format!("{base}/accord/v1/changes?after={after}&wait=5s"))
+                    .send()
+                    .await
+                    .expect("poll");
+                let page: Value = r.json().await.expect("json");
+                for c in page["changes"].as_array().expect("changes") {
+                    seen.push(c["seq"].as_i64().expect("seq"));
+                }
+                after = page["next"].as_i64().expect("next");
+                if page["changes"].as_array().is_some_and(Vec::is_empty) {
+                    break;
+                }
+            }
+            seen
+        })
+    };
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let (client, base) = (app.client.clone(), app.base.clone());
+        tasks.push(tokio::spawn(async move {
+            for v in 0..each {
+                let fields: Vec<Value> = (0..=v)
+                    .map(|i| json!({"name": format!("f{i}"), "type": "string", "default": ""}))
+                    .collect();
+                let schema = json!({"type": "record", "name": "R", "fields": fields});
+                let r = client
+                    .post(format!("{base}/subjects/s{w}-value/versions"))
+                    .json(&json!({"schema": schema.to_string()}))
+                    .send()
+                    .await
+                    .expect("register");
+                assert_eq!(r.status(), StatusCode::OK);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("writer");
+    }
+    let seen = reader.await.expect("reader");
+    assert_eq!(
+        seen,
+        (1..=(writers * each) as i64).collect::<Vec<_>>(),
+        "the reader saw sequences out of order or with gaps"
+    );
+}
