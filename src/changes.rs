@@ -173,6 +173,10 @@ pub enum FeedError {
     Store(#[from] crate::storage::StoreError),
 }
 
+/// What a follower does with each entry; `None` when it lost its place (entries it had not
+/// read were removed by retention) and must forget everything derived from the log.
+pub type Apply = Box<dyn Fn(Option<&ChangeRecord>) + Send + Sync>;
+
 /// How often the follower reads the head when nothing wakes it.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -183,20 +187,22 @@ pub struct ChangeFeed {
 }
 
 impl ChangeFeed {
-    /// Starts following the log: the head is polled every 20 ms, so a waiting reader learns of
-    /// a commit on any instance within about that long.
-    pub fn start(store: Arc<dyn Store>) -> Arc<Self> {
+    /// Starts following the log: the head is read every 20 ms (on every instance sharing the
+    /// database), each new entry is handed to `apply` in order (`None`: entries were lost to
+    /// retention, forget everything), and waiting readers are woken.
+    pub fn start(store: Arc<dyn Store>, apply: Apply) -> Arc<Self> {
         let (head, _) = watch::channel(0);
         let feed = Arc::new(ChangeFeed { store, head });
         let weak = Arc::downgrade(&feed);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(POLL);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut applied: Option<i64> = None;
             loop {
                 every.tick().await;
                 let Some(feed) = weak.upgrade() else { return };
-                match feed.bounds().await {
-                    Ok((head, _)) => {
+                match feed.follow(&mut applied, &apply).await {
+                    Ok(head) => {
                         feed.head.send_if_modified(|h| {
                             let newer = head > *h;
                             if newer {
@@ -205,11 +211,45 @@ impl ChangeFeed {
                             newer
                         });
                     }
-                    Err(e) => tracing::debug!(error = %e, "change log head not read"),
+                    Err(e) => tracing::debug!(error = %e, "change log not read"),
                 }
             }
         });
         feed
+    }
+
+    /// Applies the entries after `applied` (the head, at the first call); the head.
+    async fn follow(&self, applied: &mut Option<i64>, apply: &Apply) -> StoreResult<i64> {
+        let (head, pruned) = self.bounds().await?;
+        let Some(mut at) = *applied else {
+            *applied = Some(head);
+            return Ok(head);
+        };
+        if at < pruned {
+            tracing::warn!(
+                at,
+                pruned,
+                "change log follower fell behind retention; caches cleared"
+            );
+            apply(None);
+            *applied = Some(head);
+            return Ok(head);
+        }
+        while at < head {
+            let batch = {
+                let mut session = self.store.read().await?;
+                session.changes_after(at, 1000).await?
+            };
+            let Some(last) = batch.last().map(|c| c.seq) else {
+                break;
+            };
+            for change in &batch {
+                apply(Some(change));
+            }
+            at = last;
+            *applied = Some(at);
+        }
+        Ok(head)
     }
 
     async fn bounds(&self) -> StoreResult<(i64, i64)> {

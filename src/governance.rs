@@ -46,9 +46,10 @@ pub enum GovernanceError {
 
 pub type Result<T> = std::result::Result<T, GovernanceError>;
 
-/// How long the policy and the teams are served from memory before they are read again.
-/// Changes made through this process are seen at once; another process's within this time.
-/// (API keys are never cached: a revocation holds from the next request.)
+/// How long the policy and the teams are served from memory when the change log is not being
+/// followed (a process without a [`crate::changes::ChangeFeed`], such as a command-line tool).
+/// A server forgets the snapshot as soon as its follower reads a governance change, from any
+/// process. (API keys are never cached: a revocation holds from the next request.)
 const SNAPSHOT_TTL: Duration = Duration::from_secs(1);
 
 /// The policy in force and the teams, as read at one moment.
@@ -64,6 +65,11 @@ pub struct Governance {
     /// Whether requests must carry an API key.
     pub auth_enabled: bool,
     snapshot: Mutex<Option<Arc<Snapshot>>>,
+    /// Bumped by every invalidation, so a snapshot read before a change cannot be stored after
+    /// it was forgotten.
+    generation: std::sync::atomic::AtomicU64,
+    /// Whether the change log's follower invalidates the snapshot (then it has no TTL).
+    followed: std::sync::atomic::AtomicBool,
     /// How many refused attempts were recorded in the current second (see
     /// `audit::DENIED_PER_SECOND`).
     pub(crate) denied: Mutex<audit::DeniedWindow>,
@@ -75,6 +81,8 @@ impl Governance {
             store,
             auth_enabled,
             snapshot: Mutex::new(None),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            followed: std::sync::atomic::AtomicBool::new(false),
             denied: Mutex::new(audit::DeniedWindow::default()),
         }
     }
@@ -100,10 +108,19 @@ impl Governance {
 
     fn cached_snapshot(&self) -> Option<Arc<Snapshot>> {
         let cached = self.snapshot.lock().ok().and_then(|s| s.clone());
-        cached.filter(|s| s.at.elapsed() < SNAPSHOT_TTL)
+        let followed = self.followed.load(std::sync::atomic::Ordering::Acquire);
+        cached.filter(|s| followed || s.at.elapsed() < SNAPSHOT_TTL)
+    }
+
+    /// From now on the change log's follower invalidates the snapshot: no TTL.
+    pub fn followed_by_change_log(&self) {
+        self.followed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.invalidate();
     }
 
     async fn load_snapshot(&self, session: &mut dyn Session) -> Result<Arc<Snapshot>> {
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
         let policy = policy::current(session).await?;
         let teams = ownership::all_teams(session).await?;
         let fresh = Arc::new(Snapshot {
@@ -112,14 +129,19 @@ impl Governance {
             teams: Arc::new(teams),
         });
         if let Ok(mut slot) = self.snapshot.lock() {
-            *slot = Some(fresh.clone());
+            // Stored only when nothing was invalidated while it was read.
+            if self.generation.load(std::sync::atomic::Ordering::Acquire) == generation {
+                *slot = Some(fresh.clone());
+            }
         }
         Ok(fresh)
     }
 
     /// Forgets the snapshot after a change to the policy or the teams.
-    pub(crate) fn invalidate(&self) {
+    pub fn invalidate(&self) {
         if let Ok(mut slot) = self.snapshot.lock() {
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             *slot = None;
         }
     }

@@ -882,6 +882,38 @@ impl Registry {
             .await??)
     }
 
+    /// Forgets what a change made elsewhere (another instance) may have made stale: schemas
+    /// removed by a permanent delete.
+    pub fn apply_change(&self, change: &crate::storage::ChangeRecord) {
+        let data = &change.body;
+        match change.kind.as_str() {
+            "subject.deleted.permanent" => {
+                for id in data["after"]["removedSchemaIds"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(serde_json::Value::as_i64)
+                {
+                    self.forget_schema(&change.context, id);
+                }
+            }
+            "version.deleted.permanent" => {
+                if let Some(id) = data["before"]["id"].as_i64() {
+                    self.forget_schema(&change.context, id);
+                }
+            }
+            "context.deleted" => self.forget_all(),
+            _ => {}
+        }
+    }
+
+    /// Forgets every cached schema (a follower that lost its place in the change log).
+    pub fn forget_all(&self) {
+        self.schemas.clear();
+        self.parsed.clear();
+    }
+
     fn forget_schema(&self, context: &str, id: i64) {
         let key = (context.to_owned(), id);
         self.schemas.remove(&key);

@@ -27,6 +27,11 @@ pub async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>>
     Ok(store)
 }
 
+/// Whether a change kind concerns the governance snapshot (policy, teams).
+fn is_governance(kind: &str) -> bool {
+    kind.starts_with("team.") || kind.starts_with("policy.")
+}
+
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
@@ -75,7 +80,28 @@ impl Application {
                 }
             });
         }
-        let changes = crate::changes::ChangeFeed::start(store.clone());
+        let registry = Arc::new(Registry::new(store.clone(), settings));
+        // Caches stay coherent with other instances on the same database: the follower hands
+        // each committed change to the caches it concerns.
+        let changes = {
+            let (r, g) = (registry.clone(), governance.clone());
+            g.followed_by_change_log();
+            crate::changes::ChangeFeed::start(
+                store.clone(),
+                Box::new(move |change| match change {
+                    Some(c) => {
+                        r.apply_change(c);
+                        if is_governance(&c.kind) {
+                            g.invalidate();
+                        }
+                    }
+                    None => {
+                        r.forget_all();
+                        g.invalidate();
+                    }
+                }),
+            )
+        };
         if config.changes_retention_days > 0 || config.changes_retention_entries > 0 {
             // Hourly, starting now: the change log keeps its configured window.
             let (feed, days, keep) = (
@@ -98,7 +124,7 @@ impl Application {
         let state = AppState {
             changes,
             governance,
-            registry: Arc::new(Registry::new(store, settings)),
+            registry,
             max_body_bytes: config.max_body_bytes,
             incompatible_error_code: config.incompatible_error_code,
             rendered: Arc::new(crate::api::schemas::RenderedSchemas::new(

@@ -414,3 +414,76 @@ async fn concurrent_writers_commit_in_order(app: TestApp) {
         "the reader saw sequences out of order or with gaps"
     );
 }
+
+/// Two instances on one PostgreSQL: a permanent delete and a policy change made on A are seen
+/// on B without a restart, within the follower's interval (issue 11, item 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caches_follow_changes_made_on_another_instance() {
+    let a = TestApp::spawn(crate::helpers::Backend::Postgres).await;
+    let b = a.second_instance().await;
+    let mut worst = Duration::ZERO;
+    for round in 0..5 {
+        let subject = format!("gone{round}-value");
+        let id = a.register_ok(&subject, &record("Gone", &["id"])).await;
+        // B reads it (and caches it).
+        for _ in 0..2 {
+            let (s, _) = b.get(&format!("/schemas/ids/{id}")).await;
+            assert_eq!(s, StatusCode::OK);
+        }
+        let (s, _) = a.delete(&format!("/subjects/{subject}")).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = a
+            .delete(&format!("/subjects/{subject}?permanent=true"))
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let deleted = Instant::now();
+        loop {
+            let (s, body) = b.get(&format!("/schemas/ids/{id}")).await;
+            if s == StatusCode::NOT_FOUND {
+                assert_eq!(body["error_code"], 40403);
+                break;
+            }
+            assert!(
+                deleted.elapsed() < Duration::from_secs(2),
+                "B still serves schema {id} deleted on A"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        worst = worst.max(deleted.elapsed());
+    }
+    eprintln!("a permanent delete on A was visible on B within {worst:?}");
+    assert!(worst < Duration::from_millis(500), "{worst:?}");
+
+    // Governance: B's policy snapshot follows A's change.
+    let (_, before) = b.get("/accord/v1/policy").await;
+    let r = a
+        .client
+        .put(a.url("/accord/v1/policy"))
+        .header("content-type", "application/toml")
+        .body("[rules.\"avro.field-name\"]\nmode = \"enforce\"\ncase = \"snake_case\"\n")
+        .send()
+        .await
+        .expect("policy");
+    assert_eq!(r.status(), StatusCode::OK);
+    let changed = Instant::now();
+    let fields =
+        json!({"type": "record", "name": "P", "fields": [{"name": "camelCase", "type": "string"}]});
+    loop {
+        let (s, _) = b.register("p-value", &fields).await;
+        if s == StatusCode::UNPROCESSABLE_ENTITY {
+            break;
+        }
+        // Registered under the old policy: remove it again and retry.
+        assert_eq!(s, StatusCode::OK, "policy was {before}");
+        assert!(
+            changed.elapsed() < Duration::from_secs(2),
+            "B kept the old policy"
+        );
+        b.delete("/subjects/p-value").await;
+        b.delete("/subjects/p-value?permanent=true").await;
+    }
+    eprintln!(
+        "a policy change on A was enforced on B within {:?}",
+        changed.elapsed()
+    );
+}
