@@ -3,10 +3,13 @@
 
 use std::time::{Duration, Instant};
 
+use accord::types::QualifiedSubject;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{on_both_backends, TestApp};
+use crate::helpers::{on_both_backends, per_backend, Backend, StoreFixture, TestApp};
+
+per_backend!(rollback_leaves_no_gap_and_retention_expires);
 
 on_both_backends!(
     every_change_has_one_entry,
@@ -486,4 +489,88 @@ async fn caches_follow_changes_made_on_another_instance() {
         "a policy change on A was enforced on B within {:?}",
         changed.elapsed()
     );
+}
+
+/// Below the API: a rolled-back change leaves no entry and no gap; a denied attempt's audit
+/// record makes none; retention by count removes the oldest and a reader behind it is told to
+/// resync.
+async fn rollback_leaves_no_gap_and_retention_expires(backend: Backend) {
+    use accord::changes::{ChangeFeed, FeedError};
+    use accord::storage::AuditRecord;
+    let fx = StoreFixture::new(backend).await;
+    let lock = QualifiedSubject::parse("teams").expect("subject");
+    let team = |name: &str, outcome: &str| AuditRecord {
+        at: accord::storage::now_millis(),
+        principal: "test".into(),
+        action: "team.put".into(),
+        outcome: outcome.into(),
+        target: name.into(),
+        ..AuditRecord::default()
+    };
+    for i in 0..5 {
+        let mut s = fx.store.write(&lock).await.expect("write");
+        s.insert_audit(&team(&format!("t{i}"), "ok"))
+            .await
+            .expect("audit");
+        if i == 2 {
+            // Dropped without commit: rolled back, its number with it.
+            drop(s);
+            let mut s = fx.store.write(&lock).await.expect("write");
+            s.insert_audit(&team("again", "ok")).await.expect("audit");
+            s.commit().await.expect("commit");
+            continue;
+        }
+        s.commit().await.expect("commit");
+    }
+    let mut s = fx.store.write(&lock).await.expect("write");
+    s.insert_audit(&team("refused", "denied"))
+        .await
+        .expect("audit");
+    s.commit().await.expect("commit");
+
+    let feed = ChangeFeed::start(fx.store.clone(), Box::new(|_| {}));
+    let page = feed.read(0, 100, None).await.expect("read");
+    let got: Vec<(i64, String)> = page
+        .changes
+        .iter()
+        .map(|c| {
+            (
+                c.seq,
+                c.data["target"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, "t0".to_owned()),
+            (2, "t1".to_owned()),
+            (3, "again".to_owned()),
+            (4, "t3".to_owned()),
+            (5, "t4".to_owned())
+        ]
+    );
+    // Age limit (7 days): nothing this young goes.
+    assert_eq!(feed.prune(7, 0).await.expect("prune"), 0);
+    // Count limit: the newest two stay.
+    assert_eq!(feed.prune(0, 2).await.expect("prune"), 3);
+    match feed.read(0, 100, None).await {
+        Err(FeedError::Expired {
+            after,
+            pruned,
+            head,
+        }) => {
+            assert_eq!((after, pruned, head), (0, 3, 5))
+        }
+        other => panic!("expected an expired position, got {other:?}"),
+    }
+    let rest: Vec<i64> = feed
+        .read(3, 100, None)
+        .await
+        .expect("read")
+        .changes
+        .iter()
+        .map(|c| c.seq)
+        .collect();
+    assert_eq!(rest, [4, 5]);
 }
