@@ -235,6 +235,12 @@ impl ChangeFeed {
             *applied = Some(head);
             return Ok(head);
         }
+        let lag = |at: i64| {
+            let m = crate::metrics::global();
+            m.changes_head.set(head);
+            m.changes_follower_lag.set(head - at);
+        };
+        lag(at);
         while at < head {
             let batch = {
                 let mut session = self.store.read().await?;
@@ -248,6 +254,7 @@ impl ChangeFeed {
             }
             at = last;
             *applied = Some(at);
+            lag(at);
         }
         Ok(head)
     }

@@ -197,6 +197,13 @@ impl Governance {
             return Err(GovernanceError::OwnerRequired(subject.display_name()));
         }
         let (enforced, warned) = self.lint(policy, subject, g.domain.as_deref(), schema, previous);
+        let metrics = crate::metrics::global();
+        for v in &enforced {
+            metrics.lint(&v.rule_id, "enforced");
+        }
+        for v in &warned {
+            metrics.lint(&v.rule_id, if v.existing { "existing" } else { "warning" });
+        }
         if !enforced.is_empty() {
             return Err(GovernanceError::PolicyViolations(enforced));
         }

@@ -16,6 +16,9 @@ pub mod formats;
 /// Contract governance: API keys and roles, team ownership, subject lifecycle, audit log.
 #[cfg(feature = "server")]
 pub mod governance;
+/// Prometheus metrics for `/metrics`.
+#[cfg(feature = "server")]
+pub mod metrics;
 /// The registry domain service: register, look up, delete, configure.
 #[cfg(feature = "server")]
 pub mod registry;

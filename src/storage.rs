@@ -90,6 +90,8 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     /// A short name for logs: `postgres` or `sqlite`.
     fn backend(&self) -> &'static str;
+    /// The pool's open connections and how many of them are idle.
+    fn pool_connections(&self) -> (u32, usize);
 }
 
 /// Queries and changes, inside a read session or a write transaction. Nothing written through

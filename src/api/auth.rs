@@ -96,7 +96,7 @@ fn access(method: &Method, path: &str) -> Access {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     match segs.as_slice() {
-        [""] | ["health", ..] | ["openapi.json"] => Access::Public,
+        [""] | ["health", ..] | ["openapi.json"] | ["metrics"] => Access::Public,
         [d, ..] if d.starts_with("docs") => Access::Public,
         ["accord", "v1", "keys", ..] => Access::Admin(if read { "key.read" } else { "key.write" }),
         _ if read => Access::Read,
@@ -143,6 +143,12 @@ pub fn guarded(method: &Method, path: &str) -> Guarded {
 }
 
 fn error(status: StatusCode, code: u32, message: String) -> Response {
+    crate::metrics::global()
+        .auth_refusals
+        .get_or_create(&crate::metrics::StatusLabels {
+            status: status.as_u16(),
+        })
+        .inc();
     let mut r = ApiError::new(status, code, message).into_response();
     if status == StatusCode::UNAUTHORIZED {
         r.headers_mut().insert(

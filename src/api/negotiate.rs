@@ -79,7 +79,7 @@ fn not_acceptable() -> Response {
 
 /// Paths that are not registry JSON (the API's own documentation pages).
 fn negotiated(path: &str) -> bool {
-    !(path.starts_with("/docs") || path == "/openapi.json")
+    !(path.starts_with("/docs") || path == "/openapi.json" || path == "/metrics")
 }
 
 /// Applies [`choose`] to every registry request.

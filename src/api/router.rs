@@ -116,7 +116,16 @@ pub fn app(state: AppState) -> Router {
             auth::guard,
         ));
     }
+    let store = state.registry.store().clone();
     let router = router
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let store = store.clone();
+                async move { metrics_page(store.as_ref()) }
+            }),
+        )
+        .layer(axum::middleware::from_fn(track))
         .layer(TraceLayer::new_for_http())
         .layer(RequestIdLayer)
         .with_state(state.clone());
@@ -151,6 +160,60 @@ struct RequestIdService<S> {
 }
 
 /// A new id: a random prefix per process and a counter (no system call, no lock).
+/// Counts and times each request under its route template (never the raw path, whose subjects
+/// and ids would make a label per value).
+async fn track(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    let m = crate::metrics::global();
+    m.latency
+        .get_or_create(&crate::metrics::RouteLabels {
+            method: method.clone(),
+            route: route.clone(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    m.requests
+        .get_or_create(&crate::metrics::RequestLabels {
+            method,
+            route,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}
+
+/// `GET /metrics`: the Prometheus text exposition format.
+fn metrics_page(store: &dyn crate::storage::Store) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let m = crate::metrics::global();
+    let (open, idle) = store.pool_connections();
+    let gauge = |state: &str| {
+        m.db_connections
+            .get_or_create(&crate::metrics::PoolLabels {
+                state: state.to_owned(),
+            })
+            .clone()
+    };
+    gauge("idle").set(idle as i64);
+    gauge("in_use").set(i64::from(open).saturating_sub(idle as i64));
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        m.render(),
+    )
+        .into_response()
+}
+
 fn next_request_id() -> HeaderValue {
     static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

@@ -296,10 +296,21 @@ pub async fn register(
         .await;
     let warnings =
         super::governance::audited(&st, &caller, "subject.register", &s, checked).await?;
-    let r = st
+    let format = input.schema_type.unwrap_or(SchemaType::Avro).as_str();
+    let r = match st
         .registry
         .register(&s, input, p.normalize, p.force, &caller.actor)
-        .await?;
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            if matches!(e, crate::registry::RegistryError::Incompatible { .. }) {
+                crate::metrics::global().incompatible(format);
+            }
+            return Err(e.into());
+        }
+    };
+    crate::metrics::global().registered(format);
     Ok(SrJson(registered(&r.schema, r.version, warnings)))
 }
 

@@ -157,4 +157,8 @@ impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
     }
+
+    fn pool_connections(&self) -> (u32, usize) {
+        (self.gate.pool.size(), self.gate.pool.num_idle())
+    }
 }

@@ -7,6 +7,7 @@ mod hostile;
 
 mod json_schema;
 mod lint_suite;
+mod metrics;
 mod protobuf;
 
 mod bad_input;
