@@ -485,10 +485,27 @@ pub async fn compatibility_with_version(
     SrJson(body): SrJson<RegisterSchemaRequest>,
 ) -> ApiResult<SrJson<CompatibilityResult>> {
     let (s, v) = (subject(&raw)?, version(&v)?);
+    compatibility(&st, &s, Some(v), body, p.verbose).await
+}
+
+/// Tests `body` against `version` (or what a registration would be checked against) and counts
+/// an incompatible verdict by format.
+async fn compatibility(
+    st: &AppState,
+    s: &crate::types::QualifiedSubject,
+    version: Option<crate::types::VersionId>,
+    body: RegisterSchemaRequest,
+    verbose: bool,
+) -> ApiResult<SrJson<CompatibilityResult>> {
+    let input = body.into_schema_input()?;
+    let format = input.schema_type.unwrap_or(SchemaType::Avro).as_str();
     let (ok, messages) = st
         .registry
-        .test_compatibility(&s, Some(v), body.into_schema_input()?, p.verbose)
+        .test_compatibility(s, version, input, verbose)
         .await?;
+    if !ok {
+        crate::metrics::global().incompatible(format);
+    }
     Ok(SrJson(CompatibilityResult {
         is_compatible: ok,
         messages,
@@ -507,12 +524,5 @@ pub async fn compatibility_with_all(
     SrJson(body): SrJson<RegisterSchemaRequest>,
 ) -> ApiResult<SrJson<CompatibilityResult>> {
     let s = subject(&raw)?;
-    let (ok, messages) = st
-        .registry
-        .test_compatibility(&s, None, body.into_schema_input()?, p.verbose)
-        .await?;
-    Ok(SrJson(CompatibilityResult {
-        is_compatible: ok,
-        messages,
-    }))
+    compatibility(&st, &s, None, body, p.verbose).await
 }

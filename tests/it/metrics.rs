@@ -15,6 +15,13 @@ async fn metrics_by_route_template() {
         "fields": [{"name": "id", "type": "string"}, {"name": "n", "type": "int"}]});
     let (s, _) = app.register("secret-orders-value", &breaking).await;
     assert_eq!(s, StatusCode::CONFLICT);
+    let (s, v) = app
+        .post(
+            "/compatibility/subjects/secret-orders-value/versions/latest",
+            json!({"schema": breaking.to_string()}),
+        )
+        .await;
+    assert_eq!((s, &v["is_compatible"]), (StatusCode::OK, &json!(false)), "{v}");
     let (s, _) = app.get("/subjects/secret-orders-value/versions").await;
     assert_eq!(s, StatusCode::OK);
     let (s, _) = app.get("/no/such/path").await;
@@ -42,7 +49,7 @@ async fn metrics_by_route_template() {
         r#"accord_http_requests_total{method="GET",route="/subjects/{subject}/versions",status="200"} 1"#,
         r#"accord_http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
         r#"accord_registrations_total{format="AVRO"} 1"#,
-        r#"accord_compatibility_failures_total{format="AVRO"} 1"#,
+        r#"accord_compatibility_failures_total{format="AVRO"} 2"#,
         "accord_changes_head 1",
         "accord_changes_follower_lag 0",
     ] {
