@@ -46,6 +46,13 @@ pub struct StatusLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    /// `schemas` (stored records by id), `parsed` (parsed versions), `inputs` (parsed request
+    /// schemas).
+    pub cache: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PoolLabels {
     /// `in_use` or `idle`.
     pub state: String,
@@ -65,6 +72,8 @@ pub struct Metrics {
     pub changes_head: Gauge,
     pub changes_follower_lag: Gauge,
     pub db_connections: Family<PoolLabels, Gauge>,
+    pub cache_hits: Family<CacheLabels, Gauge>,
+    pub cache_misses: Family<CacheLabels, Gauge>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -129,7 +138,21 @@ impl Metrics {
             "Database pool connections by state",
             db_connections.clone(),
         );
+        let cache_hits = Family::<CacheLabels, Gauge>::default();
+        registry.register(
+            "cache_hits",
+            "Schema cache hits since start",
+            cache_hits.clone(),
+        );
+        let cache_misses = Family::<CacheLabels, Gauge>::default();
+        registry.register(
+            "cache_misses",
+            "Schema cache misses since start",
+            cache_misses.clone(),
+        );
         Metrics {
+            cache_hits,
+            cache_misses,
             registry,
             requests,
             latency,

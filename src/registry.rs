@@ -908,6 +908,15 @@ impl Registry {
         }
     }
 
+    /// `(cache, hits, misses)` of the schema caches since start.
+    pub fn cache_stats(&self) -> [(&'static str, u64, u64); 3] {
+        [
+            ("schemas", self.schemas.hits(), self.schemas.misses()),
+            ("parsed", self.parsed.hits(), self.parsed.misses()),
+            ("inputs", self.inputs.hits(), self.inputs.misses()),
+        ]
+    }
+
     /// Forgets every cached schema (a follower that lost its place in the change log).
     pub fn forget_all(&self) {
         self.schemas.clear();

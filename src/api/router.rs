@@ -116,13 +116,13 @@ pub fn app(state: AppState) -> Router {
             auth::guard,
         ));
     }
-    let store = state.registry.store().clone();
+    let registry = state.registry.clone();
     let router = router
         .route(
             "/metrics",
             axum::routing::get(move || {
-                let store = store.clone();
-                async move { metrics_page(store.as_ref()) }
+                let registry = registry.clone();
+                async move { metrics_page(&registry) }
             }),
         )
         .layer(axum::middleware::from_fn(track))
@@ -191,10 +191,21 @@ async fn track(
 }
 
 /// `GET /metrics`: the Prometheus text exposition format.
-fn metrics_page(store: &dyn crate::storage::Store) -> axum::response::Response {
+fn metrics_page(registry: &crate::registry::Registry) -> axum::response::Response {
     use axum::response::IntoResponse;
     let m = crate::metrics::global();
-    let (open, idle) = store.pool_connections();
+    for (cache, hits, misses) in registry.cache_stats() {
+        let label = crate::metrics::CacheLabels {
+            cache: cache.to_owned(),
+        };
+        m.cache_hits
+            .get_or_create(&label)
+            .set(i64::try_from(hits).unwrap_or(i64::MAX));
+        m.cache_misses
+            .get_or_create(&label)
+            .set(i64::try_from(misses).unwrap_or(i64::MAX));
+    }
+    let (open, idle) = registry.store().pool_connections();
     let gauge = |state: &str| {
         m.db_connections
             .get_or_create(&crate::metrics::PoolLabels {

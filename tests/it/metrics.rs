@@ -21,7 +21,11 @@ async fn metrics_by_route_template() {
             json!({"schema": breaking.to_string()}),
         )
         .await;
-    assert_eq!((s, &v["is_compatible"]), (StatusCode::OK, &json!(false)), "{v}");
+    assert_eq!(
+        (s, &v["is_compatible"]),
+        (StatusCode::OK, &json!(false)),
+        "{v}"
+    );
     let (s, _) = app.get("/subjects/secret-orders-value/versions").await;
     assert_eq!(s, StatusCode::OK);
     let (s, _) = app.get("/no/such/path").await;
@@ -66,6 +70,10 @@ async fn metrics_by_route_template() {
     assert!(
         !text.contains("secret-orders"),
         "a raw path leaked into a label:\n{text}"
+    );
+    assert!(
+        text.contains(r#"accord_cache_misses{cache="parsed"}"#),
+        "{text}"
     );
     assert!(text.trim_end().ends_with("# EOF"));
 }
