@@ -184,6 +184,9 @@ const POLL: Duration = Duration::from_millis(20);
 pub struct ChangeFeed {
     store: Arc<dyn Store>,
     head: watch::Sender<i64>,
+    /// Set when the server shuts down: waiting readers are answered and streams end, so they
+    /// do not hold the shutdown drain.
+    closing: watch::Sender<bool>,
 }
 
 impl ChangeFeed {
@@ -192,7 +195,11 @@ impl ChangeFeed {
     /// retention, forget everything), and waiting readers are woken.
     pub fn start(store: Arc<dyn Store>, apply: Apply) -> Arc<Self> {
         let (head, _) = watch::channel(0);
-        let feed = Arc::new(ChangeFeed { store, head });
+        let feed = Arc::new(ChangeFeed {
+            store,
+            head,
+            closing: watch::channel(false).0,
+        });
         let weak = Arc::downgrade(&feed);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(POLL);
@@ -259,6 +266,15 @@ impl ChangeFeed {
         Ok(head)
     }
 
+    /// Answers every waiting reader now and ends event streams (server shutdown).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    pub fn is_closing(&self) -> bool {
+        *self.closing.borrow()
+    }
+
     async fn bounds(&self) -> StoreResult<(i64, i64)> {
         let mut session = self.store.read().await?;
         session.change_bounds().await
@@ -273,6 +289,7 @@ impl ChangeFeed {
         wait: Option<Duration>,
     ) -> Result<ChangePage, FeedError> {
         let mut seen = self.head.subscribe();
+        let mut closed = self.closing.subscribe();
         let deadline = wait.map(|w| tokio::time::Instant::now() + w);
         loop {
             let (head, pruned) = self.bounds().await?;
@@ -289,7 +306,9 @@ impl ChangeFeed {
             } else {
                 Vec::new()
             };
-            let waiting = deadline.filter(|d| *d > tokio::time::Instant::now());
+            let waiting = deadline
+                .filter(|d| *d > tokio::time::Instant::now())
+                .filter(|_| !self.is_closing());
             if !entries.is_empty() || waiting.is_none() {
                 let next = entries.last().map_or(after, |c| c.seq);
                 return Ok(ChangePage {
@@ -300,10 +319,11 @@ impl ChangeFeed {
             }
             seen.mark_unchanged();
             let until = waiting.unwrap_or_else(tokio::time::Instant::now);
-            if tokio::time::timeout_at(until, seen.wait_for(|h| *h > after))
-                .await
-                .is_err()
-            {
+            let woke = tokio::select! {
+                r = tokio::time::timeout_at(until, seen.wait_for(|h| *h > after)) => r.is_ok(),
+                _ = closed.wait_for(|c| *c) => false,
+            };
+            if !woke {
                 // Timed out: one last read answers whatever committed meanwhile.
                 let next = after;
                 let (head, _) = self.bounds().await?;

@@ -42,6 +42,7 @@ pub struct Application {
     port: u16,
     header_read_timeout: std::time::Duration,
     max_connections: usize,
+    changes: Arc<crate::changes::ChangeFeed>,
 }
 
 impl Application {
@@ -122,7 +123,7 @@ impl Application {
             });
         }
         let state = AppState {
-            changes,
+            changes: changes.clone(),
             governance,
             registry,
             max_body_bytes: config.max_body_bytes,
@@ -152,6 +153,7 @@ impl Application {
             port,
             header_read_timeout: std::time::Duration::from_secs(config.header_read_timeout),
             max_connections: connection_cap(config.max_connections, config.db_max_connections),
+            changes,
         })
     }
 
@@ -253,6 +255,8 @@ impl Application {
         }
         drop(self.listener);
         draining.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Long-polls and event streams would otherwise hold the drain for its whole 30 s.
+        self.changes.close();
         tokio::time::sleep(DRAIN_GRACE).await;
         if tokio::time::timeout(std::time::Duration::from_secs(30), graceful.shutdown())
             .await

@@ -113,7 +113,7 @@ pub async fn list(
     let stream = futures::stream::unfold((after, false), move |(after, ended)| {
         let feed = feed.clone();
         async move {
-            if ended {
+            if ended || feed.is_closing() {
                 return None;
             }
             let events: Vec<Result<Event, Infallible>> =

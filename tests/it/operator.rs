@@ -241,3 +241,51 @@ async fn read_answer(conn: &mut tokio::net::TcpStream) -> String {
         .expect("read");
     String::from_utf8_lossy(&buf[..n]).to_lowercase()
 }
+
+/// An open change-log event stream and a long-poll do not hold the shutdown drain: after
+/// SIGTERM the poll is answered, the stream ends and the server exits within the grace period,
+/// not the 30 s drain limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_change_streams() {
+    let mut server = ServerProcess::start(&[]).await;
+    let client = reqwest::Client::new();
+    let mut stream = client
+        .get(format!("{}/accord/v1/changes", server.base))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(stream.status(), 200);
+    let poll = tokio::spawn(
+        client
+            .get(format!("{}/accord/v1/changes?wait=60s", server.base))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let answered = tokio::time::timeout(Duration::from_secs(10), poll)
+        .await
+        .expect("the long-poll is answered at shutdown")
+        .expect("task")
+        .expect("answer");
+    assert_eq!(answered.status(), 200);
+    // The stream ends (no more chunks) rather than hanging.
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the event stream did not end");
+    while server.is_running() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the server did not exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("exited {:?} after SIGTERM", started.elapsed());
+}
