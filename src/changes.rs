@@ -290,7 +290,7 @@ impl ChangeFeed {
     ) -> Result<ChangePage, FeedError> {
         let mut seen = self.head.subscribe();
         let mut closed = self.closing.subscribe();
-        let deadline = wait.map(|w| tokio::time::Instant::now() + w);
+        let mut deadline = wait.map(|w| tokio::time::Instant::now() + w);
         loop {
             let (head, pruned) = self.bounds().await?;
             if after < pruned {
@@ -309,31 +309,26 @@ impl ChangeFeed {
             let waiting = deadline
                 .filter(|d| *d > tokio::time::Instant::now())
                 .filter(|_| !self.is_closing());
-            if !entries.is_empty() || waiting.is_none() {
-                let next = entries.last().map_or(after, |c| c.seq);
-                return Ok(ChangePage {
-                    changes: entries.into_iter().map(Change::from).collect(),
-                    head,
-                    next,
-                });
-            }
-            seen.mark_unchanged();
-            let until = waiting.unwrap_or_else(tokio::time::Instant::now);
-            let woke = tokio::select! {
-                r = tokio::time::timeout_at(until, seen.wait_for(|h| *h > after)) => r.is_ok(),
-                _ = closed.wait_for(|c| *c) => false,
-            };
-            if !woke {
-                // Timed out: one last read answers whatever committed meanwhile.
-                let next = after;
-                let (head, _) = self.bounds().await?;
-                let mut session = self.store.read().await?;
-                let entries = session.changes_after(after, limit).await?;
-                return Ok(ChangePage {
-                    next: entries.last().map_or(next, |c| c.seq),
-                    changes: entries.into_iter().map(Change::from).collect(),
-                    head,
-                });
+            match waiting {
+                Some(until) if entries.is_empty() => {
+                    seen.mark_unchanged();
+                    let woke = tokio::select! {
+                        r = tokio::time::timeout_at(until, seen.wait_for(|h| *h > after)) => r.is_ok(),
+                        _ = closed.wait_for(|c| *c) => false,
+                    };
+                    if !woke {
+                        // Timed out or closing: one last read answers whatever committed.
+                        deadline = None;
+                    }
+                }
+                _ => {
+                    let next = entries.last().map_or(after, |c| c.seq);
+                    return Ok(ChangePage {
+                        changes: entries.into_iter().map(Change::from).collect(),
+                        head,
+                        next,
+                    });
+                }
             }
         }
     }
