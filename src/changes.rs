@@ -177,8 +177,11 @@ pub enum FeedError {
 /// read were removed by retention) and must forget everything derived from the log.
 pub type Apply = Box<dyn Fn(Option<&ChangeRecord>) + Send + Sync>;
 
-/// How often the follower reads the head when nothing wakes it.
+/// How often the follower reads the head when the store has no wake-up (SQLite).
 const POLL: Duration = Duration::from_millis(20);
+/// How often it reads the head anyway when the store wakes it (PostgreSQL `LISTEN/NOTIFY`):
+/// a lost notification delays an entry by at most this long.
+const POLL_WITH_WAKEUPS: Duration = Duration::from_millis(500);
 
 /// The log as this process follows it: the head it has seen, for waiting readers.
 pub struct ChangeFeed {
@@ -190,8 +193,8 @@ pub struct ChangeFeed {
 }
 
 impl ChangeFeed {
-    /// Starts following the log: the head is read every 20 ms (on every instance sharing the
-    /// database), each new entry is handed to `apply` in order (`None`: entries were lost to
+    /// Starts following the log: the head is read when the store signals a commit (on every
+    /// instance sharing the database) and on a timer, each new entry is handed to `apply` in order (`None`: entries were lost to
     /// retention, forget everything), and waiting readers are woken.
     pub fn start(store: Arc<dyn Store>, apply: Apply) -> Arc<Self> {
         let (head, _) = watch::channel(0);
@@ -201,12 +204,16 @@ impl ChangeFeed {
             closing: watch::channel(false).0,
         });
         let weak = Arc::downgrade(&feed);
+        let wakeups = feed.store.change_wakeups();
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(POLL);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut applied: Option<i64> = None;
             loop {
-                every.tick().await;
+                match &wakeups {
+                    Some(wake) => {
+                        let _ = tokio::time::timeout(POLL_WITH_WAKEUPS, wake.notified()).await;
+                    }
+                    None => tokio::time::sleep(POLL).await,
+                }
                 let Some(feed) = weak.upgrade() else { return };
                 match feed.follow(&mut applied, &apply).await {
                     Ok(head) => {
@@ -264,6 +271,11 @@ impl ChangeFeed {
             lag(at);
         }
         Ok(head)
+    }
+
+    /// The newest head this process has seen, to wait on.
+    pub fn head_watch(&self) -> watch::Receiver<i64> {
+        self.head.subscribe()
     }
 
     /// Answers every waiting reader now and ends event streams (server shutdown).

@@ -148,6 +148,75 @@ pub struct ServerConfig {
     )]
     pub changes_retention_entries: u64,
 
+    /// Keep the change log (`/accord/v1/changes`, cache coherence across instances, the Kafka
+    /// relay). Turn it off only for a single instance that needs none of them.
+    #[arg(long, global = true, env = "ACCORD_CHANGE_LOG", default_value_t = true, action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new())]
+    pub change_log: bool,
+
+    /// Kafka bootstrap servers (host:port,…). When set, the change log is published to Kafka
+    /// as CloudEvents; without it nothing about Kafka starts.
+    #[arg(long, global = true, env = "ACCORD_KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+
+    /// The topic the change log is published to (created when missing).
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_KAFKA_TOPIC",
+        default_value = "_accord_changes"
+    )]
+    pub kafka_topic: String,
+
+    /// A librdkafka property for the relay's producer, `name=value` (repeatable), e.g.
+    /// `security.protocol=SASL_SSL`. Also read from `ACCORD_KAFKA_PROPERTY_<NAME>` variables
+    /// (`ACCORD_KAFKA_PROPERTY_SASL_USERNAME` is `sasl.username`) and a file's
+    /// `[kafka_properties]` table.
+    #[arg(long = "kafka-property", global = true, value_name = "NAME=VALUE")]
+    pub kafka_property: Vec<String>,
+
+    /// The CloudEvents `source` of the published events.
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_KAFKA_SOURCE",
+        default_value = "/accord"
+    )]
+    pub kafka_source: String,
+
+    /// Seconds the relay's lease lasts: when the publishing instance dies, another one takes
+    /// over within about this long.
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_KAFKA_LEASE_SECONDS",
+        default_value_t = 10
+    )]
+    pub kafka_lease_seconds: u64,
+
+    /// Partitions of the topic when the relay creates it.
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_KAFKA_TOPIC_PARTITIONS",
+        default_value_t = 1
+    )]
+    pub kafka_topic_partitions: i32,
+
+    /// Replication factor of the topic when the relay creates it (-1: the broker's default).
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_KAFKA_TOPIC_REPLICATION",
+        default_value_t = -1,
+        allow_negative_numbers = true
+    )]
+    pub kafka_topic_replication: i32,
+
+    /// Properties from a config file's `[kafka_properties]` table.
+    #[arg(skip)]
+    pub kafka_file_properties: Vec<(String, String)>,
+
     /// Schemas kept in the in-memory cache.
     #[arg(
         long,
@@ -198,6 +267,15 @@ impl ServerConfig {
             audit_retention_days: 400,
             changes_retention_days: 7,
             changes_retention_entries: 1_000_000,
+            change_log: true,
+            kafka_brokers: None,
+            kafka_topic: "_accord_changes".into(),
+            kafka_property: Vec::new(),
+            kafka_source: "/accord".into(),
+            kafka_lease_seconds: 10,
+            kafka_topic_partitions: 1,
+            kafka_topic_replication: -1,
+            kafka_file_properties: Vec::new(),
             default_compatibility: CompatibilityLevel::Backward,
             incompatible_error_code: 40901,
             schema_cache: 10_000,
@@ -239,6 +317,13 @@ impl ServerConfig {
             audit_retention_days,
             changes_retention_days,
             changes_retention_entries,
+            change_log,
+            kafka_brokers,
+            kafka_topic,
+            kafka_source,
+            kafka_lease_seconds,
+            kafka_topic_partitions,
+            kafka_topic_replication,
             incompatible_error_code,
             schema_cache,
             auth
@@ -247,6 +332,9 @@ impl ServerConfig {
             if unset("default_compatibility") {
                 self.default_compatibility = parse_level(&level)?;
             }
+        }
+        if let Some(props) = file.kafka_properties {
+            self.kafka_file_properties = props.into_iter().collect();
         }
         if let Some(format) = file.log_format {
             if unset("log_format") {
@@ -290,11 +378,76 @@ impl ServerConfig {
         if ![409, 40901].contains(&self.incompatible_error_code) {
             problems.push("ACCORD_INCOMPATIBLE_ERROR_CODE must be 409 or 40901".into());
         }
+        if let Err(e) = self.kafka_properties() {
+            problems.push(e);
+        }
+        if self.kafka_brokers.is_some() {
+            if self.kafka_topic.is_empty() {
+                problems.push("ACCORD_KAFKA_TOPIC must not be empty".into());
+            }
+            if self.kafka_lease_seconds == 0 {
+                problems.push("ACCORD_KAFKA_LEASE_SECONDS must be at least 1".into());
+            }
+            if self.kafka_topic_partitions < 1 {
+                problems.push("ACCORD_KAFKA_TOPIC_PARTITIONS must be at least 1".into());
+            }
+            if self.kafka_topic_replication == 0 || self.kafka_topic_replication < -1 {
+                problems.push("ACCORD_KAFKA_TOPIC_REPLICATION must be -1 or at least 1".into());
+            }
+            if !self.change_log {
+                problems.push("the Kafka relay publishes the change log: ACCORD_KAFKA_BROKERS needs ACCORD_CHANGE_LOG on".into());
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
             Err(problems)
         }
+    }
+
+    /// The relay's librdkafka properties: the file's, then `ACCORD_KAFKA_PROPERTY_*` variables,
+    /// then `--kafka-property` flags (a later one wins).
+    pub fn kafka_properties(&self) -> Result<Vec<(String, String)>, String> {
+        let mut props = self.kafka_file_properties.clone();
+        let mut from_env: Vec<(String, String)> = std::env::vars()
+            .filter_map(|(k, v)| {
+                let name = k.strip_prefix("ACCORD_KAFKA_PROPERTY_")?;
+                Some((
+                    name.to_ascii_lowercase()
+                        .replace("__", "\0")
+                        .replace('_', ".")
+                        .replace('\0', "_"),
+                    v,
+                ))
+            })
+            .collect();
+        from_env.sort();
+        props.extend(from_env);
+        for p in &self.kafka_property {
+            match p.split_once('=') {
+                Some((k, v)) if !k.trim().is_empty() => {
+                    props.push((k.trim().to_owned(), v.to_owned()))
+                }
+                _ => return Err(format!("--kafka-property wants NAME=VALUE, got '{p}'")),
+            }
+        }
+        Ok(props)
+    }
+
+    /// The relay's settings, when Kafka is configured.
+    pub fn relay(&self) -> Result<Option<crate::relay::RelayConfig>, String> {
+        let Some(brokers) = &self.kafka_brokers else {
+            return Ok(None);
+        };
+        Ok(Some(crate::relay::RelayConfig {
+            brokers: brokers.clone(),
+            topic: self.kafka_topic.clone(),
+            properties: self.kafka_properties()?,
+            source: self.kafka_source.clone(),
+            lease: std::time::Duration::from_secs(self.kafka_lease_seconds),
+            partitions: self.kafka_topic_partitions,
+            replication: self.kafka_topic_replication,
+        }))
     }
 
     /// The SQLite file used when no DATABASE_URL is set.
@@ -321,6 +474,14 @@ pub struct FileConfig {
     pub audit_retention_days: Option<u64>,
     pub changes_retention_days: Option<u64>,
     pub changes_retention_entries: Option<u64>,
+    pub change_log: Option<bool>,
+    pub kafka_brokers: Option<String>,
+    pub kafka_topic: Option<String>,
+    pub kafka_source: Option<String>,
+    pub kafka_lease_seconds: Option<u64>,
+    pub kafka_topic_partitions: Option<i32>,
+    pub kafka_topic_replication: Option<i32>,
+    pub kafka_properties: Option<std::collections::BTreeMap<String, String>>,
     pub default_compatibility: Option<String>,
     pub incompatible_error_code: Option<u32>,
     pub schema_cache: Option<usize>,

@@ -22,6 +22,9 @@ pub mod metrics;
 /// The registry domain service: register, look up, delete, configure.
 #[cfg(feature = "server")]
 pub mod registry;
+/// The Kafka relay: the change log published as CloudEvents.
+#[cfg(feature = "server")]
+pub mod relay;
 /// The one start-up path shared by the binary and the tests.
 #[cfg(feature = "server")]
 pub mod startup;

@@ -2,8 +2,8 @@
 //!
 //! One process-wide set: requests by route template (never the raw path) and status, latency
 //! histograms, registrations and compatibility failures by format, lint findings by rule,
-//! authentication refusals, the change log's head and this follower's lag, and the database
-//! pool.
+//! authentication refusals, the change log's head and this follower's lag, the database pool,
+//! and the Kafka relay (leadership, acknowledged position, lag, errors).
 
 use std::sync::OnceLock;
 
@@ -54,8 +54,14 @@ pub struct CacheLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PoolLabels {
-    /// `in_use` or `idle`.
+    /// `in_use`, `idle`, or `waiting` (requests waiting for a connection).
     pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    /// What failed, e.g. `delivery`, `store`, `topic`, `expired`.
+    pub reason: String,
 }
 
 type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
@@ -74,6 +80,11 @@ pub struct Metrics {
     pub db_connections: Family<PoolLabels, Gauge>,
     pub cache_hits: Family<CacheLabels, Gauge>,
     pub cache_misses: Family<CacheLabels, Gauge>,
+    pub relay_leader: Gauge,
+    pub relay_position: Gauge,
+    pub relay_lag: Gauge,
+    pub relay_published: Counter,
+    pub relay_errors: Family<ErrorLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -150,7 +161,42 @@ impl Metrics {
             "Schema cache misses since start",
             cache_misses.clone(),
         );
+        let relay_leader = Gauge::default();
+        registry.register(
+            "kafka_relay_leader",
+            "1 while this server holds the Kafka relay's lease and publishes the change log",
+            relay_leader.clone(),
+        );
+        let relay_position = Gauge::default();
+        registry.register(
+            "kafka_relay_position",
+            "The newest change-log sequence the Kafka broker acknowledged",
+            relay_position.clone(),
+        );
+        let relay_lag = Gauge::default();
+        registry.register(
+            "kafka_relay_lag",
+            "Change-log entries committed but not yet acknowledged by Kafka",
+            relay_lag.clone(),
+        );
+        let relay_published = Counter::default();
+        registry.register(
+            "kafka_relay_published",
+            "Change-log entries this server published to Kafka and the broker acknowledged",
+            relay_published.clone(),
+        );
+        let relay_errors = Family::<ErrorLabels, Counter>::default();
+        registry.register(
+            "kafka_relay_errors",
+            "Kafka relay failures by reason (each is retried)",
+            relay_errors.clone(),
+        );
         Metrics {
+            relay_leader,
+            relay_position,
+            relay_lag,
+            relay_published,
+            relay_errors,
             cache_hits,
             cache_misses,
             registry,
@@ -187,6 +233,14 @@ impl Metrics {
         self.compatibility_failures
             .get_or_create(&FormatLabels {
                 format: format.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn relay_error(&self, reason: &str) {
+        self.relay_errors
+            .get_or_create(&ErrorLabels {
+                reason: reason.to_owned(),
             })
             .inc();
     }

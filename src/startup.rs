@@ -43,6 +43,7 @@ pub struct Application {
     header_read_timeout: std::time::Duration,
     max_connections: usize,
     changes: Arc<crate::changes::ChangeFeed>,
+    relay: Option<Arc<crate::relay::KafkaRelay>>,
 }
 
 impl Application {
@@ -50,7 +51,11 @@ impl Application {
         if let Err(problems) = config.validate() {
             anyhow::bail!("invalid configuration:\n  - {}", problems.join("\n  - "));
         }
+        let relay_config = config
+            .relay()
+            .map_err(|e| anyhow::anyhow!("invalid configuration:\n  - {e}"))?;
         let store = open_store(&config).await?;
+        store.set_change_log(config.change_log);
         let settings = Settings {
             default_compatibility: config.default_compatibility,
             max_schema_bytes: config.max_schema_bytes,
@@ -86,7 +91,9 @@ impl Application {
         // each committed change to the caches it concerns.
         let changes = {
             let (r, g) = (registry.clone(), governance.clone());
-            g.followed_by_change_log();
+            if config.change_log {
+                g.followed_by_change_log();
+            }
             crate::changes::ChangeFeed::start(
                 store.clone(),
                 Box::new(move |change| match change {
@@ -122,6 +129,14 @@ impl Application {
                 }
             });
         }
+        let relay = match relay_config {
+            Some(rc) => Some(crate::relay::KafkaRelay::start(
+                store.clone(),
+                changes.clone(),
+                rc,
+            )?),
+            None => None,
+        };
         let state = AppState {
             changes: changes.clone(),
             governance,
@@ -154,6 +169,7 @@ impl Application {
             header_read_timeout: std::time::Duration::from_secs(config.header_read_timeout),
             max_connections: connection_cap(config.max_connections, config.db_max_connections),
             changes,
+            relay,
         })
     }
 
@@ -263,6 +279,10 @@ impl Application {
             .is_err()
         {
             tracing::warn!("connections still open 30 s after shutdown began; closing them");
+        }
+        // After the drain, so what the last requests changed is published too.
+        if let Some(relay) = &self.relay {
+            relay.stop().await;
         }
         Ok(())
     }

@@ -5,6 +5,9 @@
 //! session that is a transaction holding the per-subject lock, so that "check compatibility,
 //! then insert the next version" is atomic across threads and processes.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde_json::Value;
 
@@ -92,6 +95,16 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// The pool's open connections and how many of them are idle.
     fn pool_connections(&self) -> (u32, usize);
+    /// Whether changes append change-log entries (the default); off turns the log off.
+    fn set_change_log(&self, enabled: bool);
+    /// Requests waiting for a pooled connection now.
+    fn pool_waiting(&self) -> usize;
+    /// A wake-up, notified when any instance commits a change-log entry, where the backend has
+    /// one (PostgreSQL `LISTEN/NOTIFY`; started at the first call). Only a hint: notifications
+    /// may be lost, so followers still read the log on a slower timer.
+    fn change_wakeups(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
+    }
 }
 
 /// Queries and changes, inside a read session or a write transaction. Nothing written through
@@ -185,6 +198,30 @@ pub trait Session: GovernanceSession + Send {
 /// The advisory-lock key of a subject (PostgreSQL), shared by exclusive and shared holders.
 pub(crate) fn subject_lock_key(subject: &QualifiedSubject) -> String {
     format!("accord/subject/{}", subject.scope())
+}
+
+/// How many requests wait for a pooled connection (the pools do not say).
+#[derive(Default)]
+struct Waiters(AtomicUsize);
+
+impl Waiters {
+    /// Counts one waiter until the guard drops, also when the waiting future is cancelled.
+    fn enter(&self) -> WaitGuard<'_> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        WaitGuard(&self.0)
+    }
+
+    fn now(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+struct WaitGuard<'a>(&'a AtomicUsize);
+
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Unix time in milliseconds.

@@ -215,6 +215,7 @@ fn metrics_page(registry: &crate::registry::Registry) -> axum::response::Respons
     };
     gauge("idle").set(idle as i64);
     gauge("in_use").set(i64::from(open).saturating_sub(idle as i64));
+    gauge("waiting").set(registry.store().pool_waiting() as i64);
     (
         [(
             axum::http::header::CONTENT_TYPE,

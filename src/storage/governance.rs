@@ -122,6 +122,31 @@ pub trait GovernanceSession: Send {
     /// Removes entries older than `before` (Unix ms) and all but the newest `keep`; how many
     /// went.
     async fn prune_changes(&mut self, before: i64, keep: i64) -> StoreResult<u64>;
+
+    /// Claims relay `name` for `owner` until `until` (Unix ms) when it is free, its lease has
+    /// passed (`now`) or `owner` already holds it; the acknowledged position if claimed. A relay
+    /// seen for the first time starts at `start`.
+    async fn relay_claim(
+        &mut self,
+        name: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+        start: i64,
+    ) -> StoreResult<Option<i64>>;
+    /// Raises the acknowledged position (never lowers it) and renews the lease, if `owner`
+    /// still holds it; whether it does.
+    async fn relay_advance(
+        &mut self,
+        name: &str,
+        owner: &str,
+        position: i64,
+        until: i64,
+    ) -> StoreResult<bool>;
+    /// Gives the lease up, so another instance takes over at once.
+    async fn relay_release(&mut self, name: &str, owner: &str) -> StoreResult<()>;
+    /// The acknowledged position of relay `name`, if it ever ran.
+    async fn relay_position(&mut self, name: &str) -> StoreResult<Option<i64>>;
 }
 
 fn json(column: &str, s: Option<String>) -> StoreResult<Option<Value>> {
@@ -414,7 +439,7 @@ macro_rules! impl_governance {
                 .await?;
                 // Every successful change is audited once, in its own transaction: its change
                 // log entry is written beside its audit record.
-                if let Some(change) = $crate::changes::from_audit(r) {
+                if let Some(change) = $crate::changes::from_audit(r).filter(|_| self.log_changes) {
                     self.append_change(&change).await?;
                 }
                 Ok(id)
@@ -438,6 +463,14 @@ macro_rules! impl_governance {
                 .bind(c.body.to_string())
                 .execute(self.conn())
                 .await?;
+                if <$db as sqlx::Database>::NAME == "PostgreSQL" {
+                    // Delivered at commit, in commit order, to every instance's listener: a
+                    // wake-up only (the table is the truth), so a lost one merely delays.
+                    sqlx::query("SELECT pg_notify('accord_changes', CAST($1 AS TEXT))")
+                        .bind(seq)
+                        .execute(self.conn())
+                        .await?;
+                }
                 Ok(seq)
             }
 
@@ -486,7 +519,16 @@ macro_rules! impl_governance {
                 .bind(head - keep)
                 .fetch_one(self.conn())
                 .await?;
-                let Some(cut) = cut else { return Ok(0) };
+                let Some(mut cut) = cut else { return Ok(0) };
+                // Entries a relay that ran within the window has not yet published are kept.
+                let (relayed,): (Option<i64>,) =
+                    sqlx::query_as("SELECT MIN(position) FROM relays WHERE lease_until >= $1")
+                        .bind(before)
+                        .fetch_one(self.conn())
+                        .await?;
+                if let Some(relayed) = relayed {
+                    cut = cut.min(relayed);
+                }
                 let done = sqlx::query("DELETE FROM changes WHERE seq <= $1")
                     .bind(cut)
                     .execute(self.conn())
@@ -498,6 +540,76 @@ macro_rules! impl_governance {
                 .execute(self.conn())
                 .await?;
                 Ok(done.rows_affected())
+            }
+
+            async fn relay_claim(
+                &mut self,
+                name: &str,
+                owner: &str,
+                now: i64,
+                until: i64,
+                start: i64,
+            ) -> StoreResult<Option<i64>> {
+                sqlx::query(
+                    "INSERT INTO relays (name, position, owner, lease_until) \
+                     VALUES ($1, $2, NULL, 0) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .bind(start)
+                .execute(self.conn())
+                .await?;
+                let claimed: Option<(i64,)> = sqlx::query_as(
+                    "UPDATE relays SET owner = $2, lease_until = $3 WHERE name = $1 \
+                     AND (owner = $2 OR owner IS NULL OR lease_until < $4) RETURNING position",
+                )
+                .bind(name)
+                .bind(owner)
+                .bind(until)
+                .bind(now)
+                .fetch_optional(self.conn())
+                .await?;
+                Ok(claimed.map(|(p,)| p))
+            }
+
+            async fn relay_advance(
+                &mut self,
+                name: &str,
+                owner: &str,
+                position: i64,
+                until: i64,
+            ) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE relays SET lease_until = $4, \
+                     position = CASE WHEN position < $3 THEN $3 ELSE position END \
+                     WHERE name = $1 AND owner = $2",
+                )
+                .bind(name)
+                .bind(owner)
+                .bind(position)
+                .bind(until)
+                .execute(self.conn())
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn relay_release(&mut self, name: &str, owner: &str) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE relays SET owner = NULL, lease_until = 0 WHERE name = $1 AND owner = $2",
+                )
+                .bind(name)
+                .bind(owner)
+                .execute(self.conn())
+                .await?;
+                Ok(())
+            }
+
+            async fn relay_position(&mut self, name: &str) -> StoreResult<Option<i64>> {
+                let row: Option<(i64,)> =
+                    sqlx::query_as("SELECT position FROM relays WHERE name = $1")
+                        .bind(name)
+                        .fetch_optional(self.conn())
+                        .await?;
+                Ok(row.map(|(p,)| p))
             }
 
             async fn delete_audit_before(&mut self, before: i64) -> StoreResult<u64> {

@@ -19,6 +19,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 pub struct PostgresStore {
     /// The pool, behind the fast-failure rule.
     gate: Gate,
+    /// The change-log wake-up, once a follower asked for it, and the listener's stop signal
+    /// (dropped with the store).
+    wakeups: std::sync::OnceLock<(Arc<tokio::sync::Notify>, tokio::sync::oneshot::Sender<()>)>,
+    log_changes: std::sync::atomic::AtomicBool,
 }
 
 /// The pool with the fast-failure rule for an unreachable database.
@@ -26,6 +30,7 @@ pub struct PostgresStore {
 struct Gate {
     pool: PgPool,
     max_connections: u32,
+    waiting: Arc<super::Waiters>,
     /// Until when (ms since the epoch) the database counts as unreachable: requests fail at
     /// once instead of each waiting out the pool's acquire timeout.
     down_until: Arc<AtomicI64>,
@@ -54,8 +59,11 @@ impl PostgresStore {
             gate: Gate {
                 pool,
                 max_connections,
+                waiting: Arc::default(),
                 down_until: Arc::default(),
             },
+            wakeups: std::sync::OnceLock::new(),
+            log_changes: true.into(),
         })
     }
 }
@@ -70,6 +78,7 @@ impl Gate {
         F: std::future::Future<Output = Result<T, sqlx::Error>>,
     {
         self.fail_if_down()?;
+        let _waiting = self.waiting.enter();
         match tokio::time::timeout(PROBE, attempt()).await {
             Ok(result) => result.map_err(|e| self.noted(e)),
             Err(_) if self.pool.size() < self.max_connections || self.pool.num_idle() > 0 => {
@@ -112,6 +121,7 @@ impl Store for PostgresStore {
         Ok(Box::new(SqlSession::<Postgres> {
             conn: Conn::Pooled(conn),
             _guard: None,
+            log_changes: self.log_changes.load(std::sync::atomic::Ordering::Relaxed),
         }))
     }
 
@@ -125,7 +135,9 @@ impl Store for PostgresStore {
             // No time limit of ours around `begin` (cancelling it mid-way is what must not
             // happen); the fast failure comes from the reads' probe marking the database down.
             gate.fail_if_down()?;
+            let waiting = gate.waiting.enter();
             let mut tx = gate.pool.begin().await.map_err(|e| gate.noted(e))?;
+            drop(waiting);
             sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
                 .bind(key)
                 .execute(&mut *tx)
@@ -137,6 +149,7 @@ impl Store for PostgresStore {
         Ok(Box::new(SqlSession::<Postgres> {
             conn: Conn::Tx(tx),
             _guard: None,
+            log_changes: self.log_changes.load(std::sync::atomic::Ordering::Relaxed),
         }))
     }
 
@@ -154,11 +167,74 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    fn set_change_log(&self, enabled: bool) {
+        self.log_changes
+            .store(enabled, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn backend(&self) -> &'static str {
         "postgres"
     }
 
     fn pool_connections(&self) -> (u32, usize) {
         (self.gate.pool.size(), self.gate.pool.num_idle())
+    }
+
+    fn pool_waiting(&self) -> usize {
+        self.gate.waiting.now()
+    }
+
+    fn change_wakeups(&self) -> Option<Arc<tokio::sync::Notify>> {
+        let (notify, _) = self.wakeups.get_or_init(|| {
+            let notify = Arc::new(tokio::sync::Notify::new());
+            let (stop, stopped) = tokio::sync::oneshot::channel();
+            tokio::spawn(listen(self.gate.pool.clone(), notify.clone(), stopped));
+            (notify, stop)
+        });
+        Some(notify.clone())
+    }
+}
+
+/// Follows `NOTIFY accord_changes` on a connection of its own, waking `notify` for each, until
+/// `stop` fires or is dropped (with the store). A lost connection is opened again; what was
+/// notified meanwhile is found by the followers' slower timer.
+async fn listen(
+    pool: PgPool,
+    notify: Arc<tokio::sync::Notify>,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let follow = async {
+        loop {
+            let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::debug!(error = %e, "change notifications not followed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if let Err(e) = listener.listen("accord_changes").await {
+                tracing::debug!(error = %e, "LISTEN failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(_)) => notify.notify_one(),
+                    // The connection was lost (the next call opens another): notifications may
+                    // be gone meanwhile, so the follower reads the log now.
+                    Ok(None) => notify.notify_one(),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "change notifications interrupted");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = follow => {}
+        _ = stop => {}
     }
 }

@@ -23,6 +23,9 @@ pub(super) struct SqlSession<DB: Database> {
     /// Held by SQLite write sessions: serialises writers inside this process so they queue
     /// fairly instead of spinning on the database's busy handler.
     pub(super) _guard: Option<OwnedMutexGuard<()>>,
+    /// Whether audited changes also append their change-log entry (off only when the operator
+    /// turned the change log off).
+    pub(super) log_changes: bool,
 }
 
 impl<DB: Database> SqlSession<DB> {

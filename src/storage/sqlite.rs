@@ -22,6 +22,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: Arc<Mutex<()>>,
+    waiting: Arc<super::Waiters>,
+    log_changes: std::sync::atomic::AtomicBool,
 }
 
 impl SqliteStore {
@@ -45,6 +47,8 @@ impl SqliteStore {
         Ok(Self {
             pool,
             writer: Arc::new(Mutex::new(())),
+            waiting: Arc::default(),
+            log_changes: true.into(),
         })
     }
 }
@@ -52,10 +56,14 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn read(&self) -> StoreResult<Box<dyn Session>> {
-        let conn = self.pool.acquire().await?;
+        let conn = {
+            let _waiting = self.waiting.enter();
+            self.pool.acquire().await?
+        };
         Ok(Box::new(SqlSession::<Sqlite> {
             conn: Conn::Pooled(conn),
             _guard: None,
+            log_changes: self.log_changes.load(std::sync::atomic::Ordering::Relaxed),
         }))
     }
 
@@ -64,13 +72,17 @@ impl Store for SqliteStore {
         // Begun in a task of its own: if the request is dropped while `BEGIN IMMEDIATE` is in
         // flight, the task still finishes and its transaction is dropped (rolled back), instead
         // of a pooled connection going back to the pool inside an open transaction.
-        let pool = self.pool.clone();
-        let tx = tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await })
-            .await
-            .map_err(|e| super::StoreError::Corrupt(format!("transaction start failed: {e}")))??;
+        let (pool, waiting) = (self.pool.clone(), self.waiting.clone());
+        let tx = tokio::spawn(async move {
+            let _waiting = waiting.enter();
+            pool.begin_with("BEGIN IMMEDIATE").await
+        })
+        .await
+        .map_err(|e| super::StoreError::Corrupt(format!("transaction start failed: {e}")))??;
         Ok(Box::new(SqlSession::<Sqlite> {
             conn: Conn::Tx(tx),
             _guard: Some(guard),
+            log_changes: self.log_changes.load(std::sync::atomic::Ordering::Relaxed),
         }))
     }
 
@@ -84,11 +96,20 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn set_change_log(&self, enabled: bool) {
+        self.log_changes
+            .store(enabled, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn backend(&self) -> &'static str {
         "sqlite"
     }
 
     fn pool_connections(&self) -> (u32, usize) {
         (self.pool.size(), self.pool.num_idle())
+    }
+
+    fn pool_waiting(&self) -> usize {
+        self.waiting.now()
     }
 }

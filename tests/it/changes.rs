@@ -59,8 +59,41 @@ async fn send(app: &TestApp, method: reqwest::Method, path: &str, body: Option<V
 }
 
 async fn every_change_has_one_entry(app: TestApp) {
-    use reqwest::Method;
     assert_eq!(head(&app).await, 0);
+    make_one_change_of_each_kind(&app).await;
+    check_one_entry_of_each_kind(&app).await;
+}
+
+/// The kinds [`make_one_change_of_each_kind`] produces, in order.
+pub const EVERY_KIND_IN_ORDER: [&str; 23] = [
+    "schema.registered",
+    "schema.registered",
+    "schema.registered",
+    "version.deleted",
+    "version.deleted.permanent",
+    "config.updated",
+    "config.deleted",
+    "mode.updated",
+    "mode.deleted",
+    "team.updated",
+    "subject.governance.updated",
+    "subject.consumer.added",
+    "subject.consumer.removed",
+    "team.deleted",
+    "policy.updated",
+    "key.created",
+    "key.created",
+    "key.revoked",
+    "schema.registered",
+    "subject.deleted",
+    "subject.deleted.permanent",
+    "config.updated",
+    "context.deleted",
+];
+
+/// Makes every kind of change the log records (auth off), on a fresh registry.
+pub async fn make_one_change_of_each_kind(app: &TestApp) {
+    use reqwest::Method;
     app.register_ok("orders-value", &record("Order", &["id"]))
         .await;
     app.register_ok("orders-value", &record("Order", &["id", "note"]))
@@ -68,64 +101,64 @@ async fn every_change_has_one_entry(app: TestApp) {
     app.register_ok("orders-value", &record("Order", &["id", "note", "x"]))
         .await;
     send(
-        &app,
+        app,
         Method::DELETE,
         "/subjects/orders-value/versions/3",
         None,
     )
     .await;
     send(
-        &app,
+        app,
         Method::DELETE,
         "/subjects/orders-value/versions/3?permanent=true",
         None,
     )
     .await;
     send(
-        &app,
+        app,
         Method::PUT,
         "/config/orders-value",
         Some(json!({"compatibility": "FULL"})),
     )
     .await;
-    send(&app, Method::DELETE, "/config/orders-value", None).await;
+    send(app, Method::DELETE, "/config/orders-value", None).await;
     send(
-        &app,
+        app,
         Method::PUT,
         "/mode/orders-value",
         Some(json!({"mode": "READONLY"})),
     )
     .await;
-    send(&app, Method::DELETE, "/mode/orders-value", None).await;
+    send(app, Method::DELETE, "/mode/orders-value", None).await;
     send(
-        &app,
+        app,
         Method::PUT,
         "/accord/v1/teams/payments",
         Some(json!({"name": "payments"})),
     )
     .await;
     send(
-        &app,
+        app,
         Method::PUT,
         "/accord/v1/subjects/orders-value",
         Some(json!({"description": "orders", "lifecycle": "active"})),
     )
     .await;
     send(
-        &app,
+        app,
         Method::POST,
         "/accord/v1/subjects/orders-value/consumers",
         Some(json!({"team": "payments"})),
     )
     .await;
     send(
-        &app,
+        app,
         Method::DELETE,
         "/accord/v1/subjects/orders-value/consumers/payments",
         None,
     )
     .await;
-    send(&app, Method::DELETE, "/accord/v1/teams/payments", None).await;
+    send(app, Method::DELETE, "/accord/v1/teams/payments", None).await;
     let r = app
         .client
         .put(app.url("/accord/v1/policy"))
@@ -136,70 +169,44 @@ async fn every_change_has_one_entry(app: TestApp) {
         .expect("policy");
     assert_eq!(r.status(), StatusCode::OK);
     let key = send(
-        &app,
+        app,
         Method::POST,
         "/accord/v1/keys",
         Some(json!({"role": "admin"})),
     )
     .await;
     send(
-        &app,
+        app,
         Method::POST,
         "/accord/v1/keys",
         Some(json!({"role": "admin"})),
     )
     .await;
     let id = key["id"].as_str().expect("key id");
-    send(&app, Method::DELETE, &format!("/accord/v1/keys/{id}"), None).await;
+    send(app, Method::DELETE, &format!("/accord/v1/keys/{id}"), None).await;
     app.register_ok(":.other:a-value", &record("A", &["id"]))
         .await;
-    send(&app, Method::DELETE, "/subjects/:.other:a-value", None).await;
+    send(app, Method::DELETE, "/subjects/:.other:a-value", None).await;
     send(
-        &app,
+        app,
         Method::DELETE,
         "/subjects/:.other:a-value?permanent=true",
         None,
     )
     .await;
     send(
-        &app,
+        app,
         Method::PUT,
         "/contexts/.other/config",
         Some(json!({"compatibility": "NONE"})),
     )
     .await;
-    send(&app, Method::DELETE, "/contexts/.other", None).await;
+    send(app, Method::DELETE, "/contexts/.other", None).await;
+}
 
-    let page = changes(&app, 0).await;
-    assert_eq!(
-        kinds(&page),
-        [
-            "schema.registered",
-            "schema.registered",
-            "schema.registered",
-            "version.deleted",
-            "version.deleted.permanent",
-            "config.updated",
-            "config.deleted",
-            "mode.updated",
-            "mode.deleted",
-            "team.updated",
-            "subject.governance.updated",
-            "subject.consumer.added",
-            "subject.consumer.removed",
-            "team.deleted",
-            "policy.updated",
-            "key.created",
-            "key.created",
-            "key.revoked",
-            "schema.registered",
-            "subject.deleted",
-            "subject.deleted.permanent",
-            "config.updated",
-            "context.deleted",
-        ],
-        "{page}"
-    );
+async fn check_one_entry_of_each_kind(app: &TestApp) {
+    let page = changes(app, 0).await;
+    assert_eq!(kinds(&page), EVERY_KIND_IN_ORDER, "{page}");
     let all = page["changes"].as_array().expect("changes");
     let seqs: Vec<i64> = all.iter().map(|c| c["seq"].as_i64().unwrap()).collect();
     assert_eq!(seqs, (1..=all.len() as i64).collect::<Vec<_>>());

@@ -16,6 +16,7 @@ mod compat_suites;
 mod concurrency;
 mod conformance;
 mod governance;
+mod kafka;
 mod openapi;
 mod operator;
 mod policy;
