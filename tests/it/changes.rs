@@ -581,3 +581,207 @@ async fn rollback_leaves_no_gap_and_retention_expires(backend: Backend) {
         .collect();
     assert_eq!(rest, [4, 5]);
 }
+
+/// Issue 11, "done when": two `accord-server` processes on one PostgreSQL database with
+/// authentication on. A permanent delete, a config change, a team's claim and a key revocation
+/// made on one are seen by the other at once (no TTL); 1,000 registrations spread over both
+/// while a follower on each reads the log: each sees every sequence once, in order, no gaps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_agree_without_a_ttl() {
+    use crate::governance::{admin_key, call, create_key, put_team};
+    use reqwest::Method;
+    let auth = [("ACCORD_AUTH", "true".to_owned())];
+    let a = TestApp::on_binary(Backend::Postgres, &auth).await;
+    let admin = admin_key(&a);
+    let mut b = a.clone_on_new_process(&auth).await;
+    let within = Duration::from_millis(500);
+    // Waits until `seen` holds on B; how long that took.
+    async fn until<F, Fut>(what: &str, within: Duration, seen: F) -> Duration
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let started = Instant::now();
+        while !seen().await {
+            assert!(
+                started.elapsed() < within,
+                "B did not see {what} within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        started.elapsed()
+    }
+
+    // A permanent delete: B's cached schema goes.
+    let avro = record("Gone", &["id"]);
+    let (s, r) = call(
+        &a,
+        Method::POST,
+        "/subjects/gone-value/versions",
+        Some(json!({"schema": avro.to_string()})),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let id = r["id"].as_i64().unwrap();
+    let by_id = format!("/schemas/ids/{id}");
+    assert_eq!(
+        call(&b, Method::GET, &by_id, None, Some(&admin)).await.0,
+        StatusCode::OK
+    );
+    for path in [
+        "/subjects/gone-value",
+        "/subjects/gone-value?permanent=true",
+    ] {
+        assert_eq!(
+            call(&a, Method::DELETE, path, None, Some(&admin)).await.0,
+            StatusCode::OK
+        );
+    }
+    let t = until("the permanent delete", within, || async {
+        call(&b, Method::GET, &by_id, None, Some(&admin)).await.0 == StatusCode::NOT_FOUND
+    })
+    .await;
+    eprintln!("permanent delete on A: B answers 404 after {t:?}");
+
+    // A config change.
+    let (s, _) = call(
+        &a,
+        Method::PUT,
+        "/config/orders-value",
+        Some(json!({"compatibility": "FULL"})),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let t = until("the config change", within, || async {
+        call(&b, Method::GET, "/config/orders-value", None, Some(&admin))
+            .await
+            .1["compatibilityLevel"]
+            == "FULL"
+    })
+    .await;
+    eprintln!("config change on A: B answers it after {t:?}");
+
+    // A team's claim moves a subject to a new owner.
+    put_team(&a, &admin, "payments", json!(["orders."])).await;
+    let owner = |team: &'static str| {
+        let (b, admin) = (&b, &admin);
+        move || async move {
+            call(
+                b,
+                Method::GET,
+                "/accord/v1/subjects/orders.created-value",
+                None,
+                Some(admin),
+            )
+            .await
+            .1["ownership"]["team"]
+                == team
+        }
+    };
+    until("payments' claim", within, owner("payments")).await;
+    put_team(&a, &admin, "payments", json!([])).await;
+    put_team(&a, &admin, "shipping", json!(["orders."])).await;
+    let t = until("the new owner", within, owner("shipping")).await;
+    eprintln!("claim change on A: B names the new owner after {t:?}");
+
+    // A key revoked on A is refused on B.
+    let key = create_key(&a, &admin, json!({"role": "reader"})).await;
+    assert_eq!(
+        call(&b, Method::GET, "/subjects", None, Some(&key)).await.0,
+        StatusCode::OK
+    );
+    let (s, _) = call(
+        &a,
+        Method::DELETE,
+        &format!("/accord/v1/keys/{}", key.id),
+        None,
+        Some(&admin),
+    )
+    .await;
+    assert!(s.is_success(), "revoke: {s}");
+    let t = until("the revocation", within, || async {
+        call(&b, Method::GET, "/subjects", None, Some(&key)).await.0 == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    eprintln!("key revoked on A: B answers 401 after {t:?}");
+
+    // 1,000 registrations over both, a follower on each.
+    let (_, page) = call(
+        &a,
+        Method::GET,
+        "/accord/v1/changes?limit=1",
+        None,
+        Some(&admin),
+    )
+    .await;
+    let start = page["head"].as_i64().unwrap();
+    let total = 1000usize;
+    let follow = |base: String| {
+        let (client, user) = (a.client.clone(), (admin.id.clone(), admin.secret.clone()));
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut after = start;
+            let mut registered = 0;
+            while registered < total {
+                let r = client
+                    .get(format!(
+                        "{base}/accord/v1/changes?after={after}&limit=1000&wait=10s"
+                    ))
+                    .basic_auth(&user.0, Some(&user.1))
+                    .send()
+                    .await
+                    .expect("follow");
+                assert_eq!(r.status(), StatusCode::OK);
+                let page: Value = r.json().await.expect("page");
+                let entries = page["changes"].as_array().expect("changes");
+                assert!(!entries.is_empty(), "the follower waited 10 s for nothing");
+                for c in entries {
+                    seen.push(c["seq"].as_i64().unwrap());
+                    registered += usize::from(c["kind"] == "schema.registered");
+                }
+                after = page["next"].as_i64().unwrap();
+            }
+            seen
+        })
+    };
+    let followers = [follow(a.base.clone()), follow(b.base.clone())];
+    let started = Instant::now();
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let base = if w % 2 == 0 {
+            a.base.clone()
+        } else {
+            b.base.clone()
+        };
+        let (client, user) = (a.client.clone(), (admin.id.clone(), admin.secret.clone()));
+        writers.push(tokio::spawn(async move {
+            for i in 0..total / 8 {
+                let schema = record("R", &["id"]).to_string();
+                let r = client
+                    .post(format!("{base}/subjects/w{w}-{i}-value/versions"))
+                    .basic_auth(&user.0, Some(&user.1))
+                    .json(&json!({"schema": schema}))
+                    .send()
+                    .await
+                    .expect("register");
+                assert_eq!(r.status(), StatusCode::OK);
+            }
+        }));
+    }
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let registered = started.elapsed();
+    for f in followers {
+        let seen = f.await.expect("follower");
+        assert_eq!(
+            seen,
+            ((start + 1)..=(start + total as i64)).collect::<Vec<_>>(),
+            "a follower missed, repeated or reordered sequences"
+        );
+    }
+    eprintln!("{total} registrations over two processes in {registered:?}; both followers saw each once, in order");
+    b.process().kill();
+}

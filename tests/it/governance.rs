@@ -22,8 +22,8 @@ per_backend!(
 /// An API key as the tests hold it.
 #[derive(Clone, Debug)]
 pub struct Key {
-    id: String,
-    secret: String,
+    pub id: String,
+    pub secret: String,
 }
 
 impl Key {
@@ -57,7 +57,7 @@ pub fn admin_key(app: &TestApp) -> Key {
     }
 }
 
-async fn call(
+pub async fn call(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -95,7 +95,7 @@ async fn expect_error(
     r
 }
 
-async fn create_key(app: &TestApp, admin: &Key, body: Value) -> Key {
+pub async fn create_key(app: &TestApp, admin: &Key, body: Value) -> Key {
     let (s, r) = call(
         app,
         Method::POST,
@@ -116,7 +116,7 @@ async fn authed(backend: Backend) -> TestApp {
     TestApp::spawn_with(backend, |c| c.auth = true).await
 }
 
-async fn put_team(app: &TestApp, admin: &Key, name: &str, claims: Value) {
+pub async fn put_team(app: &TestApp, admin: &Key, name: &str, claims: Value) {
     let (s, r) = call(
         app,
         Method::PUT,

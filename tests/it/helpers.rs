@@ -157,6 +157,28 @@ impl TestApp {
         }
     }
 
+    /// Another `accord-server` process on this app's PostgreSQL database, with extra
+    /// environment (dropping it leaves the database to its owner).
+    pub async fn clone_on_new_process(&self, env: &[(&str, String)]) -> TestApp {
+        let url = self
+            .database_url
+            .clone()
+            .expect("a second process needs PostgreSQL");
+        let mut env = env.to_vec();
+        env.push(("DATABASE_URL", url.clone()));
+        let process = ServerProcess::start(&env).await;
+        TestApp {
+            base: process.base.clone(),
+            client: Client::new(),
+            backend: self.backend,
+            database_url: Some(url),
+            db_name: None,
+            _dir: tempfile::tempdir().expect("tempdir"),
+            shutdown: None,
+            process: Some(process),
+        }
+    }
+
     /// The server process of an app [`TestApp::on_binary`] started.
     pub fn process(&mut self) -> &mut ServerProcess {
         self.process
