@@ -1,4 +1,6 @@
 # Build: docker build -t accord .   Run: see docker-compose.yml
+# The build image has what the bundled librdkafka needs (make, a C compiler, OpenSSL and zlib
+# headers); the runtime one links OpenSSL 3 and zlib.
 FROM rust:1-bookworm AS build
 WORKDIR /src
 # Dependencies first, in a layer of their own: a change to Accord's sources rebuilds only Accord.
@@ -7,7 +9,7 @@ COPY Cargo.toml Cargo.lock ./
 RUN mkdir -p src/bin benches tests/it \
  && echo 'fn main() {}' > src/bin/accord-server.rs \
  && touch src/lib.rs tests/it/main.rs \
- && for b in http validate governance; do echo 'fn main() {}' > "benches/$b.rs"; done \
+ && for b in http validate governance changes; do echo 'fn main() {}' > "benches/$b.rs"; done \
  && cargo build --release --locked --bin accord-server \
  && rm -rf src benches tests
 COPY . .
@@ -17,7 +19,7 @@ RUN touch src/lib.rs src/bin/accord-server.rs \
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl \
+ && apt-get install -y --no-install-recommends ca-certificates curl libssl3 zlib1g \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home /var/lib/accord accord \
  && mkdir -p /var/lib/accord && chown accord /var/lib/accord

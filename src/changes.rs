@@ -1,10 +1,13 @@
 //! The change log: one ordered, gap-free stream of every committed change.
 //!
 //! Each successful change writes its audit record through its own transaction; the store
-//! appends the matching log entry beside it ([`from_audit`]), taking the log's counter row lock
-//! until commit. So a committed change always has its entry, a rolled-back one never does, and
-//! sequence numbers are visible in order: the writer of N+1 cannot take its number before the
-//! writer of N has committed, so a reader that sees N+1 already sees N.
+//! appends the matching log entry beside it ([`from_audit`]). So a committed change always has
+//! its entry and a rolled-back one never does. Numbers are gap-free and visible in order: on
+//! SQLite the writer numbers its entry under the log's counter row lock, held until it commits
+//! (writers are serialised there anyway); on PostgreSQL the entry waits in an inbox table until
+//! the commit, and is then numbered with the others waiting, in one short transaction holding
+//! that lock (so writers' commits are not serialised behind it). Either way the numbers of N
+//! and N+1 become visible in that order: a reader that sees N+1 already sees N.
 //!
 //! [`ChangeFeed`] follows the head for this process (readers long-poll on it) and applies
 //! retention.
@@ -208,13 +211,23 @@ impl ChangeFeed {
         tokio::spawn(async move {
             let mut applied: Option<i64> = None;
             loop {
-                match &wakeups {
-                    Some(wake) => {
-                        let _ = tokio::time::timeout(POLL_WITH_WAKEUPS, wake.notified()).await;
+                // A notification means entries were just numbered; a timer wake also numbers
+                // what a writer could not (it died, say).
+                let notified = match &wakeups {
+                    Some(wake) => tokio::time::timeout(POLL_WITH_WAKEUPS, wake.notified())
+                        .await
+                        .is_ok(),
+                    None => {
+                        tokio::time::sleep(POLL).await;
+                        false
                     }
-                    None => tokio::time::sleep(POLL).await,
-                }
+                };
                 let Some(feed) = weak.upgrade() else { return };
+                if !notified {
+                    if let Err(e) = feed.store.number_changes().await {
+                        tracing::debug!(error = %e, "waiting change-log entries not numbered");
+                    }
+                }
                 match feed.follow(&mut applied, &apply).await {
                     Ok(head) => {
                         feed.head.send_if_modified(|h| {

@@ -45,6 +45,8 @@ pub struct RelayConfig {
     pub replication: i32,
 }
 
+/// How often a busy relay records its acknowledged position.
+const RECORD_EVERY: Duration = Duration::from_millis(100);
 /// Entries produced before their acknowledgements are awaited.
 const BATCH: i64 = 500;
 /// The CloudEvents content type of every record (structured mode).
@@ -182,17 +184,17 @@ pub fn cloud_event(change: &ChangeRecord, source: &str) -> Value {
 }
 
 /// The record key: the subject, qualified by its context outside the default one; for changes
-/// that concern no subject, what they concern (the audit target, e.g. `team:payments`).
+/// that concern no subject, what they concern: the kind's family and the audit target, e.g.
+/// `team:payments`, `config:__GLOBAL`, `key:ak…`.
 pub fn record_key(change: &ChangeRecord) -> String {
     match &change.subject {
         Some(s) if change.context == DEFAULT_CONTEXT => s.clone(),
         Some(s) => format!(":{}:{s}", change.context),
-        None => change
-            .body
-            .get("target")
-            .and_then(Value::as_str)
-            .unwrap_or(&change.kind)
-            .to_owned(),
+        None => {
+            let family = change.kind.split('.').next().unwrap_or(&change.kind);
+            let target = change.body.get("target").and_then(Value::as_str);
+            format!("{family}:{}", target.unwrap_or_default())
+        }
     }
 }
 
@@ -323,13 +325,36 @@ impl Worker {
         }
     }
 
-    /// Publishes from `position` while this instance holds the lease.
+    /// Publishes from `position` while this instance holds the lease. The acknowledged
+    /// position is recorded at most every [`RECORD_EVERY`] while entries flow (so a busy relay
+    /// does not write a row per batch; a crash repeats at most that much), and the lease is
+    /// renewed every third of its length.
     async fn lead(&mut self, mut position: i64) -> Ended {
         let metrics = crate::metrics::global();
         let mut head_seen = self.feed.head_watch();
         let mut topic_ready = false;
         let mut backoff = Duration::from_millis(200);
+        let mut recorded = position;
+        let mut renewed = tokio::time::Instant::now();
         loop {
+            let due = if position > recorded {
+                RECORD_EVERY
+            } else {
+                self.renew_interval()
+            };
+            if renewed.elapsed() >= due || *self.stopped.borrow() {
+                match self.advance(position).await {
+                    Ok(true) => {
+                        recorded = position;
+                        renewed = tokio::time::Instant::now();
+                    }
+                    Ok(false) => return Ended::LeaseLost,
+                    Err(e) => {
+                        metrics.relay_error("store");
+                        tracing::warn!(error = %e, "Kafka relay: position not recorded");
+                    }
+                }
+            }
             if *self.stopped.borrow() {
                 return Ended::Stopping;
             }
@@ -347,19 +372,16 @@ impl Worker {
                 }
             };
             if batch.is_empty() {
-                match self.advance(position).await {
-                    Ok(true) => {}
-                    Ok(false) => return Ended::LeaseLost,
-                    Err(e) => {
-                        metrics.relay_error("store");
-                        tracing::warn!(error = %e, "Kafka relay: lease not renewed");
-                    }
-                }
-                // Until something newer commits, the lease wants renewing, or shutdown.
+                // Until something newer commits, a record or renewal is due, or shutdown.
+                let due = if position > recorded {
+                    RECORD_EVERY
+                } else {
+                    self.renew_interval()
+                };
+                let wait = due.saturating_sub(renewed.elapsed());
                 head_seen.mark_unchanged();
-                let renew = self.renew_interval();
                 tokio::select! {
-                    _ = tokio::time::timeout(renew, head_seen.wait_for(|h| *h > position)) => {}
+                    _ = tokio::time::timeout(wait, head_seen.wait_for(|h| *h > position)) => {}
                     _ = until_stopped(&mut self.stopped) => {}
                 }
                 continue;
@@ -414,7 +436,8 @@ impl Worker {
     }
 
     /// Produces `batch` and awaits the acknowledgements in order, renewing the lease meanwhile;
-    /// `position` advances over the acknowledged prefix. `Some` when leadership ended.
+    /// `position` advances over the acknowledged prefix (the caller records it). `Some` when
+    /// leadership ended.
     async fn publish(
         &self,
         batch: &[ChangeRecord],
@@ -480,15 +503,6 @@ impl Worker {
                     self.record(*position, recorded).await;
                     return Err(KafkaError::Canceled);
                 }
-            }
-        }
-        match self.advance(*position).await {
-            Ok(true) => {}
-            Ok(false) => return Ok(Some(Ended::LeaseLost)),
-            Err(e) => {
-                // Not recorded: after a restart these entries are published again.
-                metrics.relay_error("store");
-                tracing::warn!(error = %e, "Kafka relay: position not recorded");
             }
         }
         match refused {

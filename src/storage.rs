@@ -105,6 +105,11 @@ pub trait Store: Send + Sync + 'static {
     fn change_wakeups(&self) -> Option<Arc<tokio::sync::Notify>> {
         None
     }
+    /// Numbers the committed change-log entries still waiting to be (PostgreSQL: a commit's
+    /// own numbering was interrupted, e.g. the process died); how many. Followers call it.
+    async fn number_changes(&self) -> StoreResult<u64> {
+        Ok(0)
+    }
 }
 
 /// Queries and changes, inside a read session or a write transaction. Nothing written through

@@ -112,7 +112,8 @@ pub trait GovernanceSession: Send {
     /// Removes audit entries older than `before` (Unix ms); how many went.
     async fn delete_audit_before(&mut self, before: i64) -> StoreResult<u64>;
 
-    /// Appends an entry to the change log (inside the change's write session); its sequence.
+    /// Appends an entry to the change log inside the change's write session: numbered at once
+    /// on SQLite (its sequence), right after the commit on PostgreSQL (its inbox id).
     /// Takes the log's counter lock until the session ends, so entries commit in order.
     async fn append_change(&mut self, change: &ChangeRecord) -> StoreResult<i64>;
     /// Entries with a sequence above `after`, oldest first, at most `limit`.
@@ -446,6 +447,24 @@ macro_rules! impl_governance {
             }
 
             async fn append_change(&mut self, c: &ChangeRecord) -> StoreResult<i64> {
+                self.appended = true;
+                if <$db as sqlx::Database>::NAME == "PostgreSQL" {
+                    // Waits in the inbox until the commit has happened; then numbered (see
+                    // migration 0006 and `PostgresStore::number_changes`).
+                    let (id,): (i64,) = sqlx::query_as(
+                        "INSERT INTO change_inbox (at, kind, context, subject, body) \
+                         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                    )
+                    .bind(c.at)
+                    .bind(&c.kind)
+                    .bind(&c.context)
+                    .bind(&c.subject)
+                    .bind(c.body.to_string())
+                    .fetch_one(self.conn())
+                    .await?;
+                    return Ok(id);
+                }
+                // SQLite: writers are serialised whole, so the counter row costs nothing more.
                 let (seq,): (i64,) = sqlx::query_as(
                     "UPDATE change_head SET seq = seq + 1 WHERE id = 1 RETURNING seq",
                 )
@@ -463,14 +482,6 @@ macro_rules! impl_governance {
                 .bind(c.body.to_string())
                 .execute(self.conn())
                 .await?;
-                if <$db as sqlx::Database>::NAME == "PostgreSQL" {
-                    // Delivered at commit, in commit order, to every instance's listener: a
-                    // wake-up only (the table is the truth), so a lost one merely delays.
-                    sqlx::query("SELECT pg_notify('accord_changes', CAST($1 AS TEXT))")
-                        .bind(seq)
-                        .execute(self.conn())
-                        .await?;
-                }
                 Ok(seq)
             }
 

@@ -23,6 +23,9 @@ pub struct PostgresStore {
     /// (dropped with the store).
     wakeups: std::sync::OnceLock<(Arc<tokio::sync::Notify>, tokio::sync::oneshot::Sender<()>)>,
     log_changes: std::sync::atomic::AtomicBool,
+    /// Asks this process's numbering task to number the entries committed so far; answered
+    /// when it has.
+    numberer: tokio::sync::mpsc::UnboundedSender<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// The pool with the fast-failure rule for an unreachable database.
@@ -55,7 +58,10 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
+        let (numberer, requests) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(numbering(pool.clone(), requests));
         Ok(Self {
+            numberer,
             gate: Gate {
                 pool,
                 max_connections,
@@ -122,6 +128,8 @@ impl Store for PostgresStore {
             conn: Conn::Pooled(conn),
             _guard: None,
             log_changes: self.log_changes.load(std::sync::atomic::Ordering::Relaxed),
+            appended: false,
+            after_commit: None,
         }))
     }
 
@@ -146,10 +154,21 @@ impl Store for PostgresStore {
         })
         .await
         .map_err(|e| super::StoreError::Corrupt(format!("transaction start failed: {e}")))??;
+        let numberer = self.numberer.clone();
         Ok(Box::new(SqlSession::<Postgres> {
             conn: Conn::Tx(tx),
             _guard: None,
             log_changes: self.log_changes.load(std::sync::atomic::Ordering::Relaxed),
+            appended: false,
+            // Numbered before the writer answers, so its client reads its own entry.
+            after_commit: Some(Box::new(move || {
+                Box::pin(async move {
+                    let (done, numbered) = tokio::sync::oneshot::channel();
+                    if numberer.send(done).is_ok() {
+                        let _ = numbered.await;
+                    }
+                })
+            })),
         }))
     }
 
@@ -184,6 +203,13 @@ impl Store for PostgresStore {
         self.gate.waiting.now()
     }
 
+    async fn number_changes(&self) -> StoreResult<u64> {
+        self.gate.fail_if_down()?;
+        Ok(tokio::spawn(number_changes(self.gate.pool.clone()))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("change-log numbering failed: {e}")))??)
+    }
+
     fn change_wakeups(&self) -> Option<Arc<tokio::sync::Notify>> {
         let (notify, _) = self.wakeups.get_or_init(|| {
             let notify = Arc::new(tokio::sync::Notify::new());
@@ -193,6 +219,92 @@ impl Store for PostgresStore {
         });
         Some(notify.clone())
     }
+}
+
+/// The process's numbering task: each run numbers every entry committed before it began and
+/// answers every writer that asked before it began, so concurrent writers share one short
+/// transaction (and its commit) instead of queueing one each behind the counter's lock. Ends
+/// with the store (its sender). In a task of its own, so a dropped request cannot stop a run
+/// half-way.
+async fn numbering(
+    pool: PgPool,
+    mut requests: tokio::sync::mpsc::UnboundedReceiver<tokio::sync::oneshot::Sender<()>>,
+) {
+    while let Some(first) = requests.recv().await {
+        let mut waiting = vec![first];
+        while let Ok(more) = requests.try_recv() {
+            waiting.push(more);
+        }
+        loop {
+            match number_changes(pool.clone()).await {
+                // A full batch: more may be waiting.
+                Ok(n) if n >= NUMBER_BATCH => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "change-log entries not numbered yet; the follower will");
+                    break;
+                }
+            }
+        }
+        for w in waiting {
+            let _ = w.send(());
+        }
+    }
+}
+
+/// Entries numbered by one transaction at most.
+const NUMBER_BATCH: u64 = 1000;
+
+/// Moves the committed entries waiting in `change_inbox` to `changes`, numbered after the head
+/// in inbox order, in one statement that holds `change_head`'s row lock: a batch is numbered
+/// gap-free and becomes visible at once, and the next batch is numbered only after this one
+/// committed. Every instance's listener is then woken by a `NOTIFY`. How many moved.
+async fn number_changes(pool: PgPool) -> StoreResult<u64> {
+    let (waiting,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM change_inbox)")
+        .fetch_one(&pool)
+        .await?;
+    if !waiting {
+        return Ok(0);
+    }
+    let mut tx = pool.begin().await?;
+    // The head row's lock first (so numberers never wait on each other in two places); the
+    // statement after it has a fresh snapshot (READ COMMITTED), which sees what the previous
+    // holder moved.
+    let (head,): (i64,) = sqlx::query_as("SELECT seq FROM change_head WHERE id = 1 FOR UPDATE")
+        .fetch_one(&mut *tx)
+        .await?;
+    let (moved,): (i64,) = sqlx::query_as(
+        "WITH moved AS ( \
+           DELETE FROM change_inbox WHERE id IN \
+             (SELECT id FROM change_inbox ORDER BY id LIMIT $2) \
+           RETURNING id, at, kind, context, subject, body), \
+         numbered AS ( \
+           INSERT INTO changes (seq, at, kind, context, subject, body) \
+           SELECT $1 + ROW_NUMBER() OVER (ORDER BY id), at, kind, context, subject, body \
+           FROM moved RETURNING seq), \
+         top AS (SELECT MAX(seq) AS seq, COUNT(*) AS n FROM numbered), \
+         bumped AS (UPDATE change_head SET seq = top.seq FROM top \
+           WHERE change_head.id = 1 AND top.n > 0) \
+         SELECT n FROM top",
+    )
+    .bind(head)
+    .bind(NUMBER_BATCH as i64)
+    .fetch_one(&mut *tx)
+    .await?;
+    if moved == 0 {
+        // Someone else numbered them meanwhile.
+        tx.rollback().await?;
+        return Ok(0);
+    }
+    // A wake-up for every instance's listener, delivered at commit (the table is the truth, so
+    // a lost one merely delays).
+    sqlx::query("SELECT pg_notify('accord_changes', CAST($1 AS TEXT))")
+        .bind(head + moved)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let moved = u64::try_from(moved).unwrap_or(0);
+    Ok(moved)
 }
 
 /// Follows `NOTIFY accord_changes` on a connection of its own, waking `notify` for each, until

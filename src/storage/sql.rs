@@ -26,7 +26,15 @@ pub(super) struct SqlSession<DB: Database> {
     /// Whether audited changes also append their change-log entry (off only when the operator
     /// turned the change log off).
     pub(super) log_changes: bool,
+    /// Set when this transaction appended a change-log entry.
+    pub(super) appended: bool,
+    /// Run after a commit that appended one (PostgreSQL: number the waiting entries).
+    pub(super) after_commit: Option<AfterCommit>,
 }
+
+/// Work to do once a transaction that appended to the change log has committed.
+pub(super) type AfterCommit =
+    Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
 
 impl<DB: Database> SqlSession<DB> {
     pub(super) fn conn(&mut self) -> &mut DB::Connection {
@@ -452,6 +460,11 @@ macro_rules! impl_session {
                 let this = *self;
                 if let $crate::storage::sql::Conn::Tx(tx) = this.conn {
                     tx.commit().await?;
+                }
+                if this.appended {
+                    if let Some(after) = this.after_commit {
+                        after().await;
+                    }
                 }
                 Ok(())
             }

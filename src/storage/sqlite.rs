@@ -64,6 +64,8 @@ impl Store for SqliteStore {
             conn: Conn::Pooled(conn),
             _guard: None,
             log_changes: self.log_changes.load(std::sync::atomic::Ordering::Relaxed),
+            appended: false,
+            after_commit: None,
         }))
     }
 
@@ -83,6 +85,8 @@ impl Store for SqliteStore {
             conn: Conn::Tx(tx),
             _guard: Some(guard),
             log_changes: self.log_changes.load(std::sync::atomic::Ordering::Relaxed),
+            appended: false,
+            after_commit: None,
         }))
     }
 

@@ -281,7 +281,11 @@ async fn every_change_arrives_as_a_cloud_event(backend: Backend) {
         ) {
             (".", Some(s)) => s.to_owned(),
             (c, Some(s)) => format!(":{c}:{s}"),
-            (_, None) => entry["data"]["target"].as_str().unwrap().to_owned(),
+            (_, None) => format!(
+                "{}:{}",
+                entry["kind"].as_str().unwrap().split('.').next().unwrap(),
+                entry["data"]["target"].as_str().unwrap()
+            ),
         };
         assert_eq!(e.key, key);
     }
