@@ -785,3 +785,53 @@ async fn two_processes_agree_without_a_ttl() {
     eprintln!("{total} registrations over two processes in {registered:?}; both followers saw each once, in order");
     b.process().kill();
 }
+
+/// Over HTTP: a reader behind the retained range is told to resync (410, 41001) on a page and
+/// on an event stream, and reading from the retained start works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_positions_are_410() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    for i in 0..5 {
+        app.register_ok(&format!("r{i}-value"), &record("R", &["id"]))
+            .await;
+    }
+    // Retention, as the hourly task runs it, through another store on the same database.
+    let store: std::sync::Arc<dyn accord::storage::Store> = std::sync::Arc::new(
+        accord::storage::PostgresStore::connect(app.database_url.as_deref().unwrap(), 2)
+            .await
+            .expect("store"),
+    );
+    let feed = accord::changes::ChangeFeed::start(store, Box::new(|_| {}));
+    assert_eq!(feed.prune(0, 2).await.expect("prune"), 3);
+    let got = app.get("/accord/v1/changes?after=1").await;
+    crate::helpers::assert_error(&got, 410, 41001);
+    assert!(
+        got.1["message"].as_str().unwrap().contains("resync"),
+        "{}",
+        got.1
+    );
+    let (s, page) = app.get("/accord/v1/changes?after=3").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(page["changes"].as_array().unwrap().len(), 2);
+    let r = app
+        .client
+        .get(app.url("/accord/v1/changes"))
+        .header("accept", "text/event-stream")
+        .header("last-event-id", "2")
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut body = r.bytes_stream();
+    use futures::StreamExt;
+    let first = tokio::time::timeout(Duration::from_secs(5), body.next())
+        .await
+        .expect("an event")
+        .expect("bytes")
+        .expect("bytes");
+    let text = String::from_utf8_lossy(&first);
+    assert!(
+        text.contains("event: error") && text.contains("41001"),
+        "{text}"
+    );
+}

@@ -364,12 +364,14 @@ impl Broker {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("tansu starts");
+        // Owned (killed and waited for on drop) from here on.
+        let broker = Broker(child);
         for _ in 0..200 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
             {
-                return Broker(child);
+                return broker;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
