@@ -16,6 +16,7 @@ use crate::registry::Registry;
 use crate::types::{QualifiedSubject, VersionId};
 
 pub mod auth;
+mod bindings;
 mod changes;
 mod config;
 mod contexts;

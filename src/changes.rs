@@ -43,6 +43,8 @@ pub fn kind_of(action: &str) -> Option<&'static str> {
         "policy.put" => "policy.updated",
         "key.create" => "key.created",
         "key.revoke" => "key.revoked",
+        "binding.put" => "binding.updated",
+        "binding.delete" => "binding.deleted",
         _ => return None,
     })
 }
@@ -67,6 +69,8 @@ pub const KINDS: &[&str] = &[
     "policy.updated",
     "key.created",
     "key.revoked",
+    "binding.updated",
+    "binding.deleted",
 ];
 
 /// The log entry of a successful change's audit record.

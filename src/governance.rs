@@ -12,6 +12,7 @@ use crate::types::QualifiedSubject;
 
 pub mod audit;
 pub mod auth;
+pub mod bindings;
 pub mod lint;
 pub mod ownership;
 pub mod policy;
@@ -32,6 +33,8 @@ pub enum GovernanceError {
     TeamNotFound(String),
     #[error("API key '{0}' not found")]
     KeyNotFound(String),
+    #[error("Binding '{0}' not found")]
+    BindingNotFound(String),
     #[error("{0}")]
     Invalid(String),
     #[error("Subject '{0}' is retired: it takes no new versions")]

@@ -19,8 +19,8 @@ mod sql;
 mod sqlite;
 
 pub use governance::{
-    ApiKeyRecord, AuditFilter, AuditRecord, ChangeRecord, GovernanceSession, PolicyRecord,
-    TeamRecord,
+    ApiKeyRecord, AuditFilter, AuditRecord, BindingRecord, ChangeRecord, GovernanceSession,
+    PolicyRecord, TeamRecord,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

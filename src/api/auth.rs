@@ -118,6 +118,8 @@ fn access(method: &Method, path: &str) -> Access {
             subject_access(s, "subject.governance.put", "subject.governance.put")
         }
         ["accord", "v1", "subjects", _, "consumers", ..] => Access::Member("subject.consumer"),
+        // Who may bind which subject is decided by its owner, with the binding in hand.
+        ["accord", "v1", "bindings", _] => Access::Member("binding.write"),
         _ => Access::Admin("admin.write"),
     }
 }

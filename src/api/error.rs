@@ -116,6 +116,7 @@ impl From<GovernanceError> for ApiError {
             E::Forbidden(_) => (StatusCode::FORBIDDEN, 40301),
             E::TeamNotFound(_) => (StatusCode::NOT_FOUND, 40410),
             E::KeyNotFound(_) => (StatusCode::NOT_FOUND, 40411),
+            E::BindingNotFound(_) => (StatusCode::NOT_FOUND, 40412),
             E::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42250),
             E::Retired(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42251),
             E::OwnerRequired(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42252),

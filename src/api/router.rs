@@ -18,8 +18,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use super::error::{ErrorBody, IncompatibleAnswer, INCOMPATIBLE_CODE};
 use super::openapi::ApiDoc;
 use super::{
-    auth, changes, config, contexts, governance, health, mode, root, schemas, subjects, validate,
-    ApiError, AppState, SR_CONTENT_TYPE,
+    auth, bindings, changes, config, contexts, governance, health, mode, root, schemas, subjects,
+    validate, ApiError, AppState, SR_CONTENT_TYPE,
 };
 use crate::types::normalize_context;
 
@@ -72,6 +72,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(health::ready))
         .routes(routes!(validate::validate))
         .routes(routes!(changes::list))
+        .routes(routes!(bindings::list))
+        .routes(routes!(bindings::get, bindings::put, bindings::delete))
         .routes(routes!(governance::create_key, governance::list_keys))
         .routes(routes!(governance::revoke_key))
         .routes(routes!(governance::list_teams))

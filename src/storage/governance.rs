@@ -17,6 +17,15 @@ pub struct TeamRecord {
     pub updated_at: i64,
 }
 
+/// A binding as stored (`body`: its JSON document without the name).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BindingRecord {
+    pub name: String,
+    pub body: Value,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
 /// One version of the lint policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyRecord {
@@ -92,6 +101,11 @@ pub trait GovernanceSession: Send {
     async fn team(&mut self, name: &str) -> StoreResult<Option<TeamRecord>>;
     async fn put_team(&mut self, team: &TeamRecord) -> StoreResult<()>;
     async fn delete_team(&mut self, name: &str) -> StoreResult<bool>;
+
+    async fn bindings(&mut self) -> StoreResult<Vec<BindingRecord>>;
+    async fn binding(&mut self, name: &str) -> StoreResult<Option<BindingRecord>>;
+    async fn put_binding(&mut self, binding: &BindingRecord) -> StoreResult<()>;
+    async fn delete_binding(&mut self, name: &str) -> StoreResult<bool>;
 
     async fn subject_governance(&mut self, scope: &str) -> StoreResult<Option<Value>>;
     async fn put_subject_governance(&mut self, scope: &str, body: &Value) -> StoreResult<()>;
@@ -265,6 +279,17 @@ impl TryFrom<AuditRow> for AuditRecord {
     }
 }
 
+fn binding_row(
+    (name, body, created_at, updated_at): (String, String, i64, i64),
+) -> StoreResult<BindingRecord> {
+    Ok(BindingRecord {
+        name,
+        body: json("bindings.body", Some(body))?.unwrap_or(Value::Null),
+        created_at,
+        updated_at,
+    })
+}
+
 const AUDIT_COLUMNS: &str =
     "id, at, principal, action, outcome, subject, team, target, before, after, request_id, detail";
 
@@ -307,6 +332,48 @@ macro_rules! impl_governance {
 
             async fn delete_team(&mut self, name: &str) -> StoreResult<bool> {
                 let done = sqlx::query("DELETE FROM teams WHERE name = $1")
+                    .bind(name)
+                    .execute(self.conn())
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn bindings(&mut self) -> StoreResult<Vec<BindingRecord>> {
+                let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+                    "SELECT name, body, created_at, updated_at FROM bindings ORDER BY name",
+                )
+                .fetch_all(self.conn())
+                .await?;
+                rows.into_iter().map(binding_row).collect()
+            }
+
+            async fn binding(&mut self, name: &str) -> StoreResult<Option<BindingRecord>> {
+                let row: Option<(String, String, i64, i64)> = sqlx::query_as(
+                    "SELECT name, body, created_at, updated_at FROM bindings WHERE name = $1",
+                )
+                .bind(name)
+                .fetch_optional(self.conn())
+                .await?;
+                row.map(binding_row).transpose()
+            }
+
+            async fn put_binding(&mut self, b: &BindingRecord) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO bindings (name, body, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE \
+                     SET body = excluded.body, updated_at = excluded.updated_at",
+                )
+                .bind(&b.name)
+                .bind(b.body.to_string())
+                .bind(b.created_at)
+                .bind(b.updated_at)
+                .execute(self.conn())
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_binding(&mut self, name: &str) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM bindings WHERE name = $1")
                     .bind(name)
                     .execute(self.conn())
                     .await?;

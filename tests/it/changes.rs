@@ -65,7 +65,7 @@ async fn every_change_has_one_entry(app: TestApp) {
 }
 
 /// The kinds [`make_one_change_of_each_kind`] produces, in order.
-pub const EVERY_KIND_IN_ORDER: [&str; 23] = [
+pub const EVERY_KIND_IN_ORDER: [&str; 25] = [
     "schema.registered",
     "schema.registered",
     "schema.registered",
@@ -89,6 +89,8 @@ pub const EVERY_KIND_IN_ORDER: [&str; 23] = [
     "subject.deleted.permanent",
     "config.updated",
     "context.deleted",
+    "binding.updated",
+    "binding.deleted",
 ];
 
 /// Makes every kind of change the log records (auth off), on a fresh registry.
@@ -202,6 +204,14 @@ pub async fn make_one_change_of_each_kind(app: &TestApp) {
     )
     .await;
     send(app, Method::DELETE, "/contexts/.other", None).await;
+    send(
+        app,
+        Method::PUT,
+        "/accord/v1/bindings/sensors",
+        Some(json!({"destination": "sensors/+/temp", "subject": "orders-value"})),
+    )
+    .await;
+    send(app, Method::DELETE, "/accord/v1/bindings/sensors", None).await;
 }
 
 async fn check_one_entry_of_each_kind(app: &TestApp) {

@@ -11,6 +11,7 @@ mod metrics;
 mod protobuf;
 
 mod bad_input;
+mod bindings;
 mod changes;
 mod compat_suites;
 mod concurrency;
