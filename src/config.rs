@@ -550,6 +550,42 @@ mod tests {
     }
 
     #[test]
+    fn kafka_properties_from_file_and_flags() {
+        let file = "kafka_brokers = \"k:9092\"\n[kafka_properties]\n\"security.protocol\" = \"SSL\"\n\"ssl.ca.location\" = \"/ca.pem\"\n";
+        let c = load(
+            &[
+                "accord-server",
+                "--kafka-property",
+                "security.protocol=SASL_SSL",
+                "--kafka-property",
+                "sasl.password=a=b",
+            ],
+            file,
+        )
+        .unwrap();
+        let relay = c.relay().unwrap().expect("relay configured");
+        assert_eq!(relay.brokers, "k:9092");
+        assert_eq!(relay.topic, "_accord_changes");
+        // Later wins: librdkafka applies them in order.
+        assert_eq!(
+            relay.properties,
+            [
+                ("security.protocol".to_owned(), "SSL".to_owned()),
+                ("ssl.ca.location".to_owned(), "/ca.pem".to_owned()),
+                ("security.protocol".to_owned(), "SASL_SSL".to_owned()),
+                ("sasl.password".to_owned(), "a=b".to_owned()),
+            ]
+        );
+        let bad = load(&["accord-server", "--kafka-property", "novalue"], "").unwrap();
+        assert!(bad.validate().unwrap_err()[0].contains("NAME=VALUE"));
+        assert!(load(&["accord-server"], "")
+            .unwrap()
+            .relay()
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
     fn file_errors_are_reported() {
         assert!(load(&["accord-server"], "listn = \"x\"")
             .unwrap_err()
