@@ -19,6 +19,9 @@ pub mod governance;
 /// Prometheus metrics for `/metrics`.
 #[cfg(feature = "server")]
 pub mod metrics;
+/// The proxy's core: registry client and interceptor.
+#[cfg(feature = "server")]
+pub mod proxy;
 /// The registry domain service: register, look up, delete, configure.
 #[cfg(feature = "server")]
 pub mod registry;

@@ -9,6 +9,7 @@ mod json_schema;
 mod lint_suite;
 mod metrics;
 mod protobuf;
+mod proxy_core;
 
 mod bad_input;
 mod bindings;

@@ -1,0 +1,425 @@
+//! What the proxy asks of the registry, over HTTP to `accord-server`, behind the narrow
+//! [`Lookup`] trait. Schemas by id are parsed once and kept for good (ids are immutable); a
+//! subject's live versions and the bindings are kept until the change feed says they changed
+//! (followed by long-poll, resynced when the feed expired). When the registry cannot be
+//! reached, what is cached keeps working.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::formats::{Formats, ParsedSchema, ResolvedReference};
+use crate::governance::bindings::Binding;
+use crate::types::{QualifiedSubject, SchemaType};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LookupError {
+    /// The registry could not be asked (down, timing out, answering 5xx).
+    #[error("registry unavailable: {0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The registry's schema does not parse here (should not happen).
+    #[error("schema {0} does not parse: {1}")]
+    Invalid(i64, String),
+}
+
+/// A subject's live versions, oldest first: `(version, schema id)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Versions(pub Vec<(i64, i64)>);
+
+impl Versions {
+    pub fn latest(&self) -> Option<(i64, i64)> {
+        self.0.last().copied()
+    }
+
+    pub fn version(&self, version: i64) -> Option<i64> {
+        self.0
+            .iter()
+            .find(|(v, _)| *v == version)
+            .map(|(_, id)| *id)
+    }
+
+    pub fn has_id(&self, id: i64) -> bool {
+        self.0.iter().any(|(_, i)| *i == id)
+    }
+}
+
+/// The registry as the interceptor sees it.
+#[async_trait]
+pub trait Lookup: Send + Sync {
+    /// The parsed schema with this id, in `subject`'s context.
+    async fn schema(&self, subject: &str, id: i64) -> Result<Arc<dyn ParsedSchema>, LookupError>;
+    /// The subject's live versions; `fresh` asks the registry again (a producer may name a
+    /// version registered a moment ago).
+    async fn versions(&self, subject: &str, fresh: bool) -> Result<Arc<Versions>, LookupError>;
+    /// The bindings the registry holds, as last read.
+    fn bindings(&self) -> Arc<Vec<Binding>>;
+}
+
+/// [`Lookup`] over HTTP, with the caches the change feed keeps current.
+pub struct HttpRegistry {
+    base: String,
+    http: reqwest::Client,
+    key: Option<(String, String)>,
+    formats: Formats,
+    schemas: RwLock<HashMap<(String, i64), Arc<dyn ParsedSchema>>>,
+    /// Each subject's live versions, and whether the change feed said they changed since (a
+    /// stale entry is read again, but still serves while the registry cannot be reached).
+    subjects: RwLock<HashMap<String, (Arc<Versions>, bool)>>,
+    bindings: RwLock<Arc<Vec<Binding>>>,
+    reachable: AtomicBool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SchemaAnswer {
+    schema: String,
+    #[serde(default)]
+    schema_type: Option<String>,
+    #[serde(default)]
+    references: Vec<Reference>,
+}
+
+#[derive(Deserialize)]
+struct Reference {
+    name: String,
+    subject: String,
+    version: i64,
+}
+
+#[derive(Deserialize)]
+struct ListedVersion {
+    subject: String,
+    version: i64,
+    id: i64,
+}
+
+impl HttpRegistry {
+    /// A client of the registry at `base` (e.g. `http://accord:8081`), with an API key
+    /// `(id, secret)` when authentication is on there.
+    pub fn new(base: &str, key: Option<(String, String)>) -> Arc<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap_or_default();
+        Arc::new(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http,
+            key,
+            formats: Formats::default(),
+            schemas: RwLock::default(),
+            subjects: RwLock::default(),
+            bindings: RwLock::default(),
+            reachable: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether the last request reached the registry.
+    pub fn reachable(&self) -> bool {
+        self.reachable.load(Ordering::Relaxed)
+    }
+
+    async fn get(&self, path: &str, timeout: Option<Duration>) -> Result<Value, LookupError> {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some((id, secret)) = &self.key {
+            req = req.basic_auth(id, Some(secret));
+        }
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
+        let answer = match req.send().await {
+            Ok(a) => a,
+            Err(e) => {
+                self.reachable.store(false, Ordering::Relaxed);
+                return Err(LookupError::Unavailable(e.to_string()));
+            }
+        };
+        let status = answer.status();
+        self.reachable
+            .store(!status.is_server_error(), Ordering::Relaxed);
+        let body: Value = answer
+            .json()
+            .await
+            .map_err(|e| LookupError::Unavailable(format!("unreadable answer: {e}")))?;
+        if status.is_success() {
+            Ok(body)
+        } else if status.is_client_error() {
+            Err(LookupError::NotFound(format!(
+                "{path}: {}",
+                body["message"].as_str().unwrap_or_default()
+            )))
+        } else {
+            Err(LookupError::Unavailable(format!("{path}: {status}")))
+        }
+    }
+
+    /// Reads the bindings again.
+    pub async fn refresh_bindings(&self) -> Result<(), LookupError> {
+        let list = self.get("/accord/v1/bindings", None).await?;
+        let bindings: Vec<Binding> = serde_json::from_value(list)
+            .map_err(|e| LookupError::Unavailable(format!("bindings: {e}")))?;
+        if let Ok(mut b) = self.bindings.write() {
+            *b = Arc::new(bindings);
+        }
+        Ok(())
+    }
+
+    /// Forgets what a change-log entry changed.
+    fn apply(&self, change: &Value) -> bool {
+        let kind = change["kind"].as_str().unwrap_or_default();
+        let context = change["context"].as_str().unwrap_or(".");
+        let subject = change["subject"].as_str().map(|s| {
+            if context == "." {
+                s.to_owned()
+            } else {
+                format!(":{context}:{s}")
+            }
+        });
+        match kind {
+            "schema.registered"
+            | "version.deleted"
+            | "version.deleted.permanent"
+            | "subject.deleted"
+            | "subject.deleted.permanent" => {
+                if let (Some(s), Ok(mut subjects)) = (subject, self.subjects.write()) {
+                    if let Some(entry) = subjects.get_mut(&s) {
+                        entry.1 = true;
+                    }
+                }
+                false
+            }
+            "context.deleted" => {
+                if let Ok(mut subjects) = self.subjects.write() {
+                    subjects.values_mut().for_each(|e| e.1 = true);
+                }
+                false
+            }
+            k => k.starts_with("binding."),
+        }
+    }
+
+    /// Follows the change feed until the process ends: keeps the caches current, resyncs when
+    /// the feed's retention passed its position, retries while the registry is unreachable.
+    pub async fn follow(self: Arc<Self>) {
+        let mut after: Option<i64> = None;
+        loop {
+            let at = match after {
+                Some(at) => at,
+                None => match self.resync().await {
+                    Ok(head) => {
+                        after = Some(head);
+                        head
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "registry not reachable; serving what is cached");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                },
+            };
+            let page = self
+                .get(
+                    &format!("/accord/v1/changes?after={at}&limit=1000&wait=25s"),
+                    Some(Duration::from_secs(35)),
+                )
+                .await;
+            match page {
+                Ok(page) => {
+                    let mut bindings_changed = false;
+                    for change in page["changes"]
+                        .as_array()
+                        .map(Vec::as_slice)
+                        .unwrap_or_default()
+                    {
+                        bindings_changed |= self.apply(change);
+                    }
+                    if bindings_changed {
+                        if let Err(e) = self.refresh_bindings().await {
+                            tracing::warn!(error = %e, "bindings not reloaded");
+                            after = None;
+                            continue;
+                        }
+                    }
+                    after = page["next"].as_i64().or(after);
+                }
+                // 410: the position is gone; read everything again.
+                Err(LookupError::NotFound(_)) => after = None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "change feed interrupted; serving what is cached");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// Reads the head, then the bindings, and forgets the subjects' versions: what changes
+    /// after the head is followed from there.
+    async fn resync(&self) -> Result<i64, LookupError> {
+        let page = self
+            .get(
+                &format!("/accord/v1/changes?after={}&limit=1", i64::MAX),
+                None,
+            )
+            .await?;
+        let head = page["head"].as_i64().unwrap_or(0);
+        self.refresh_bindings().await?;
+        if let Ok(mut subjects) = self.subjects.write() {
+            subjects.values_mut().for_each(|e| e.1 = true);
+        }
+        Ok(head)
+    }
+
+    /// The references of a schema, transitively, dependencies first.
+    async fn resolve(
+        &self,
+        context_subject: &str,
+        references: Vec<Reference>,
+        out: &mut Vec<ResolvedReference>,
+        depth: usize,
+    ) -> Result<(), LookupError> {
+        if depth > 32 {
+            return Err(LookupError::NotFound("references nest too deep".into()));
+        }
+        for r in references {
+            let subject = match QualifiedSubject::parse(context_subject) {
+                Ok(s) if s.context != "." && !r.subject.starts_with(':') => {
+                    format!(":{}:{}", s.context, r.subject)
+                }
+                _ => r.subject.clone(),
+            };
+            let version = if r.version < 0 {
+                "latest".to_owned()
+            } else {
+                r.version.to_string()
+            };
+            let answer = self
+                .get(
+                    &format!("/subjects/{}/versions/{version}", encode(&subject)),
+                    None,
+                )
+                .await?;
+            let answer: SchemaAnswer = serde_json::from_value(answer)
+                .map_err(|e| LookupError::Unavailable(format!("reference: {e}")))?;
+            Box::pin(self.resolve(&subject, answer.references, out, depth + 1)).await?;
+            out.push(ResolvedReference {
+                name: r.name,
+                schema_type: schema_type(answer.schema_type.as_deref()),
+                schema: answer.schema,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn schema_type(t: Option<&str>) -> SchemaType {
+    t.and_then(|t| t.parse().ok()).unwrap_or(SchemaType::Avro)
+}
+
+/// A subject for a URL path segment.
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn context_of(subject: &str) -> String {
+    QualifiedSubject::parse(subject)
+        .map(|s| s.context)
+        .unwrap_or_else(|_| ".".into())
+}
+
+#[async_trait]
+impl Lookup for HttpRegistry {
+    async fn schema(&self, subject: &str, id: i64) -> Result<Arc<dyn ParsedSchema>, LookupError> {
+        let key = (context_of(subject), id);
+        if let Some(s) = self.schemas.read().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(s);
+        }
+        let answer = self
+            .get(
+                &format!("/schemas/ids/{id}?subject={}", encode(subject)),
+                None,
+            )
+            .await?;
+        let answer: SchemaAnswer = serde_json::from_value(answer)
+            .map_err(|e| LookupError::Unavailable(format!("schema {id}: {e}")))?;
+        let mut references = Vec::new();
+        self.resolve(subject, answer.references, &mut references, 0)
+            .await?;
+        let t = schema_type(answer.schema_type.as_deref());
+        let format = self
+            .formats
+            .get(t)
+            .ok_or_else(|| LookupError::Invalid(id, format!("{t:?} is not supported")))?;
+        let parsed = format
+            .parse(&answer.schema, &references)
+            .map_err(|e| LookupError::Invalid(id, e.to_string()))?;
+        if parsed.needs_preparation() {
+            parsed.prepare_validation();
+        }
+        if let Ok(mut m) = self.schemas.write() {
+            m.insert(key, parsed.clone());
+        }
+        Ok(parsed)
+    }
+
+    async fn versions(&self, subject: &str, fresh: bool) -> Result<Arc<Versions>, LookupError> {
+        let cached = self
+            .subjects
+            .read()
+            .ok()
+            .and_then(|m| m.get(subject).cloned());
+        if let Some((v, false)) = &cached {
+            if !fresh {
+                return Ok(v.clone());
+            }
+        }
+        let list = match self
+            .get(
+                &format!(
+                    "/schemas?subjectPrefix={}&latestOnly=false",
+                    encode(subject)
+                ),
+                None,
+            )
+            .await
+        {
+            Ok(list) => list,
+            // Last known good, unless the caller needs the registry's word.
+            Err(LookupError::Unavailable(_)) if !fresh && cached.is_some() => {
+                return Ok(cached.map(|(v, _)| v).unwrap_or_default());
+            }
+            Err(e) => return Err(e),
+        };
+        let listed: Vec<ListedVersion> = serde_json::from_value(list)
+            .map_err(|e| LookupError::Unavailable(format!("versions of {subject}: {e}")))?;
+        let mut versions: Vec<(i64, i64)> = listed
+            .into_iter()
+            .filter(|v| v.subject == subject)
+            .map(|v| (v.version, v.id))
+            .collect();
+        versions.sort_unstable();
+        let versions = Arc::new(Versions(versions));
+        if let Ok(mut m) = self.subjects.write() {
+            m.insert(subject.to_owned(), (versions.clone(), false));
+        }
+        Ok(versions)
+    }
+
+    fn bindings(&self) -> Arc<Vec<Binding>> {
+        self.bindings.read().map(|b| b.clone()).unwrap_or_default()
+    }
+}
