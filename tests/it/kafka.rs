@@ -99,6 +99,8 @@ impl Follower {
                 .set("enable.auto.commit", "false")
                 .set("auto.offset.reset", "earliest")
                 .set("session.timeout.ms", "6000")
+                // Back soon after an outage, so what is measured is the relay's delay.
+                .set("reconnect.backoff.max.ms", "500")
                 .set("log_level", "2")
                 .create()
                 .expect("consumer");
