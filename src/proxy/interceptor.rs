@@ -232,7 +232,7 @@ impl Interceptor {
                     (None, Some(v)) => {
                         let versions = self
                             .registry
-                            .versions(subject, false)
+                            .versions(subject, None)
                             .await
                             .map_err(unavailable)?;
                         versions.version(v).ok_or_else(|| {
@@ -245,7 +245,7 @@ impl Interceptor {
                     (None, None) => {
                         let versions = self
                             .registry
-                            .versions(subject, false)
+                            .versions(subject, None)
                             .await
                             .map_err(unavailable)?;
                         versions.latest().map(|(_, id)| id).ok_or_else(|| {
@@ -262,12 +262,12 @@ impl Interceptor {
         if binding.encoding == Encoding::Confluent || msg.schema_id.is_some() {
             // The id the producer names must be one of the subject's live versions; a version
             // registered a moment ago is looked up again rather than refused.
-            let cached = self.registry.versions(subject, false).await;
+            let cached = self.registry.versions(subject, None).await;
             let known = match cached {
                 Ok(v) if v.has_id(id) => true,
                 Ok(_) | Err(LookupError::NotFound(_)) => self
                     .registry
-                    .versions(subject, true)
+                    .versions(subject, Some(id))
                     .await
                     .map(|v| v.has_id(id))
                     .map_err(unavailable)?,

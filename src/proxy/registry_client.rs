@@ -55,9 +55,14 @@ impl Versions {
 pub trait Lookup: Send + Sync {
     /// The parsed schema with this id, in `subject`'s context.
     async fn schema(&self, subject: &str, id: i64) -> Result<Arc<dyn ParsedSchema>, LookupError>;
-    /// The subject's live versions; `fresh` asks the registry again (a producer may name a
-    /// version registered a moment ago).
-    async fn versions(&self, subject: &str, fresh: bool) -> Result<Arc<Versions>, LookupError>;
+    /// The subject's live versions; `fresh_for` asks the registry again because a message
+    /// named that id, which the cached versions lack (it may have been registered a moment
+    /// ago).
+    async fn versions(
+        &self,
+        subject: &str,
+        fresh_for: Option<i64>,
+    ) -> Result<Arc<Versions>, LookupError>;
     /// The bindings the registry holds, as last read.
     fn bindings(&self) -> Arc<Vec<Binding>>;
 }
@@ -71,10 +76,26 @@ pub struct HttpRegistry {
     schemas: RwLock<HashMap<(String, i64), Arc<dyn ParsedSchema>>>,
     /// Each subject's live versions, and whether the change feed said they changed since (a
     /// stale entry is read again, but still serves while the registry cannot be reached).
-    subjects: RwLock<HashMap<String, (Arc<Versions>, bool)>>,
+    subjects: RwLock<HashMap<String, Entry>>,
+    /// When each `(subject, id)` a message named was last looked up fresh and not found.
+    missed: std::sync::Mutex<HashMap<(String, i64), std::time::Instant>>,
     bindings: RwLock<Arc<Vec<Binding>>>,
     reachable: AtomicBool,
 }
+
+/// A subject's versions as cached.
+#[derive(Clone)]
+struct Entry {
+    versions: Arc<Versions>,
+    /// The change feed said they changed since they were read.
+    stale: bool,
+}
+
+/// How often the same unknown id sends a subject's versions to be read again: a producer
+/// naming one in every message costs the registry at most ten reads a second.
+const FRESH_AT_MOST_EVERY: Duration = Duration::from_millis(100);
+/// Unknown ids remembered at most (forgotten all at once beyond).
+const MISSED_CAP: usize = 10_000;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -116,6 +137,7 @@ impl HttpRegistry {
             formats: Formats::default(),
             schemas: RwLock::default(),
             subjects: RwLock::default(),
+            missed: std::sync::Mutex::default(),
             bindings: RwLock::default(),
             reachable: AtomicBool::new(false),
         })
@@ -190,14 +212,14 @@ impl HttpRegistry {
             | "subject.deleted.permanent" => {
                 if let (Some(s), Ok(mut subjects)) = (subject, self.subjects.write()) {
                     if let Some(entry) = subjects.get_mut(&s) {
-                        entry.1 = true;
+                        entry.stale = true;
                     }
                 }
                 false
             }
             "context.deleted" => {
                 if let Ok(mut subjects) = self.subjects.write() {
-                    subjects.values_mut().for_each(|e| e.1 = true);
+                    subjects.values_mut().for_each(|e| e.stale = true);
                 }
                 false
             }
@@ -271,7 +293,7 @@ impl HttpRegistry {
         let head = page["head"].as_i64().unwrap_or(0);
         self.refresh_bindings().await?;
         if let Ok(mut subjects) = self.subjects.write() {
-            subjects.values_mut().for_each(|e| e.1 = true);
+            subjects.values_mut().for_each(|e| e.stale = true);
         }
         Ok(head)
     }
@@ -376,15 +398,26 @@ impl Lookup for HttpRegistry {
         Ok(parsed)
     }
 
-    async fn versions(&self, subject: &str, fresh: bool) -> Result<Arc<Versions>, LookupError> {
+    async fn versions(
+        &self,
+        subject: &str,
+        fresh_for: Option<i64>,
+    ) -> Result<Arc<Versions>, LookupError> {
+        let fresh = fresh_for.is_some();
         let cached = self
             .subjects
             .read()
             .ok()
             .and_then(|m| m.get(subject).cloned());
-        if let Some((v, false)) = &cached {
-            if !fresh {
-                return Ok(v.clone());
+        if let Some(e) = cached.as_ref().filter(|e| !e.stale) {
+            let recently_missed = fresh_for.is_some_and(|id| {
+                self.missed.lock().ok().is_some_and(|m| {
+                    m.get(&(subject.to_owned(), id))
+                        .is_some_and(|at| at.elapsed() < FRESH_AT_MOST_EVERY)
+                })
+            });
+            if !fresh || recently_missed {
+                return Ok(e.versions.clone());
             }
         }
         let list = match self
@@ -400,7 +433,7 @@ impl Lookup for HttpRegistry {
             Ok(list) => list,
             // Last known good, unless the caller needs the registry's word.
             Err(LookupError::Unavailable(_)) if !fresh && cached.is_some() => {
-                return Ok(cached.map(|(v, _)| v).unwrap_or_default());
+                return Ok(cached.map(|e| e.versions).unwrap_or_default());
             }
             Err(e) => return Err(e),
         };
@@ -413,8 +446,22 @@ impl Lookup for HttpRegistry {
             .collect();
         versions.sort_unstable();
         let versions = Arc::new(Versions(versions));
+        if let Some(id) = fresh_for.filter(|id| !versions.has_id(*id)) {
+            if let Ok(mut m) = self.missed.lock() {
+                if m.len() >= MISSED_CAP {
+                    m.clear();
+                }
+                m.insert((subject.to_owned(), id), std::time::Instant::now());
+            }
+        }
         if let Ok(mut m) = self.subjects.write() {
-            m.insert(subject.to_owned(), (versions.clone(), false));
+            m.insert(
+                subject.to_owned(),
+                Entry {
+                    versions: versions.clone(),
+                    stale: false,
+                },
+            );
         }
         Ok(versions)
     }
