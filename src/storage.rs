@@ -20,7 +20,7 @@ mod sqlite;
 
 pub use governance::{
     ApiKeyRecord, AuditFilter, AuditRecord, BindingRecord, ChangeRecord, GovernanceSession,
-    PolicyRecord, TeamRecord,
+    NamedDocument, PolicyRecord, TeamRecord,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

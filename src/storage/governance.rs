@@ -8,23 +8,18 @@ use serde_json::Value;
 
 use super::{StoreError, StoreResult};
 
-/// A team as stored; `body` is its JSON document (description, contacts, claims).
+/// A named JSON document as stored: a team (`body`: description, contacts, claims) or a
+/// binding (`body`: the binding without its name).
 #[derive(Debug, Clone, PartialEq)]
-pub struct TeamRecord {
+pub struct NamedDocument {
     pub name: String,
     pub body: Value,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-/// A binding as stored (`body`: its JSON document without the name).
-#[derive(Debug, Clone, PartialEq)]
-pub struct BindingRecord {
-    pub name: String,
-    pub body: Value,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
+pub type TeamRecord = NamedDocument;
+pub type BindingRecord = NamedDocument;
 
 /// One version of the lint policy.
 #[derive(Debug, Clone, PartialEq)]
@@ -175,26 +170,6 @@ fn text(v: Option<&Value>) -> Option<String> {
 }
 
 #[derive(sqlx::FromRow)]
-pub(super) struct TeamRow {
-    name: String,
-    body: String,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl TryFrom<TeamRow> for TeamRecord {
-    type Error = StoreError;
-    fn try_from(r: TeamRow) -> StoreResult<Self> {
-        Ok(TeamRecord {
-            body: json("teams.body", Some(r.body))?.unwrap_or(Value::Null),
-            name: r.name,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
 pub(super) struct PolicyRow {
     version: i64,
     body: String,
@@ -279,12 +254,14 @@ impl TryFrom<AuditRow> for AuditRecord {
     }
 }
 
-fn binding_row(
+/// A `(name, body, created_at, updated_at)` row of `table` as a [`NamedDocument`].
+fn document(
+    table: &'static str,
     (name, body, created_at, updated_at): (String, String, i64, i64),
-) -> StoreResult<BindingRecord> {
-    Ok(BindingRecord {
+) -> StoreResult<NamedDocument> {
+    Ok(NamedDocument {
         name,
-        body: json("bindings.body", Some(body))?.unwrap_or(Value::Null),
+        body: json(table, Some(body))?.unwrap_or(Value::Null),
         created_at,
         updated_at,
     })
@@ -295,89 +272,86 @@ const AUDIT_COLUMNS: &str =
 
 macro_rules! impl_governance {
     ($db:ty) => {
+        /// Named JSON documents (teams, bindings): one shape, one table each.
+        impl $crate::storage::sql::SqlSession<$db> {
+            async fn documents(&mut self, table: &'static str) -> StoreResult<Vec<NamedDocument>> {
+                let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(&format!(
+                    "SELECT name, body, created_at, updated_at FROM {table} ORDER BY name"
+                ))
+                .fetch_all(self.conn())
+                .await?;
+                rows.into_iter().map(|r| document(table, r)).collect()
+            }
+
+            async fn document(
+                &mut self,
+                table: &'static str,
+                name: &str,
+            ) -> StoreResult<Option<NamedDocument>> {
+                let row: Option<(String, String, i64, i64)> = sqlx::query_as(&format!(
+                    "SELECT name, body, created_at, updated_at FROM {table} WHERE name = $1"
+                ))
+                .bind(name)
+                .fetch_optional(self.conn())
+                .await?;
+                row.map(|r| document(table, r)).transpose()
+            }
+
+            async fn put_document(&mut self, table: &'static str, d: &NamedDocument) -> StoreResult<()> {
+                sqlx::query(&format!(
+                    "INSERT INTO {table} (name, body, created_at, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at"
+                ))
+                .bind(&d.name)
+                .bind(d.body.to_string())
+                .bind(d.created_at)
+                .bind(d.updated_at)
+                .execute(self.conn())
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_document(&mut self, table: &'static str, name: &str) -> StoreResult<bool> {
+                let done = sqlx::query(&format!("DELETE FROM {table} WHERE name = $1"))
+                    .bind(name)
+                    .execute(self.conn())
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+        }
+
         #[async_trait::async_trait]
         impl GovernanceSession for $crate::storage::sql::SqlSession<$db> {
             async fn teams(&mut self) -> StoreResult<Vec<TeamRecord>> {
-                let rows: Vec<TeamRow> = sqlx::query_as(
-                    "SELECT name, body, created_at, updated_at FROM teams ORDER BY name",
-                )
-                .fetch_all(self.conn())
-                .await?;
-                rows.into_iter().map(TeamRecord::try_from).collect()
+                self.documents("teams").await
             }
 
             async fn team(&mut self, name: &str) -> StoreResult<Option<TeamRecord>> {
-                let row: Option<TeamRow> = sqlx::query_as(
-                    "SELECT name, body, created_at, updated_at FROM teams WHERE name = $1",
-                )
-                .bind(name)
-                .fetch_optional(self.conn())
-                .await?;
-                row.map(TeamRecord::try_from).transpose()
+                self.document("teams", name).await
             }
 
             async fn put_team(&mut self, team: &TeamRecord) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO teams (name, body, created_at, updated_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-                )
-                .bind(&team.name)
-                .bind(team.body.to_string())
-                .bind(team.created_at)
-                .bind(team.updated_at)
-                .execute(self.conn())
-                .await?;
-                Ok(())
+                self.put_document("teams", team).await
             }
 
             async fn delete_team(&mut self, name: &str) -> StoreResult<bool> {
-                let done = sqlx::query("DELETE FROM teams WHERE name = $1")
-                    .bind(name)
-                    .execute(self.conn())
-                    .await?;
-                Ok(done.rows_affected() > 0)
+                self.delete_document("teams", name).await
             }
 
             async fn bindings(&mut self) -> StoreResult<Vec<BindingRecord>> {
-                let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
-                    "SELECT name, body, created_at, updated_at FROM bindings ORDER BY name",
-                )
-                .fetch_all(self.conn())
-                .await?;
-                rows.into_iter().map(binding_row).collect()
+                self.documents("bindings").await
             }
 
             async fn binding(&mut self, name: &str) -> StoreResult<Option<BindingRecord>> {
-                let row: Option<(String, String, i64, i64)> = sqlx::query_as(
-                    "SELECT name, body, created_at, updated_at FROM bindings WHERE name = $1",
-                )
-                .bind(name)
-                .fetch_optional(self.conn())
-                .await?;
-                row.map(binding_row).transpose()
+                self.document("bindings", name).await
             }
 
-            async fn put_binding(&mut self, b: &BindingRecord) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO bindings (name, body, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE \
-                     SET body = excluded.body, updated_at = excluded.updated_at",
-                )
-                .bind(&b.name)
-                .bind(b.body.to_string())
-                .bind(b.created_at)
-                .bind(b.updated_at)
-                .execute(self.conn())
-                .await?;
-                Ok(())
+            async fn put_binding(&mut self, binding: &BindingRecord) -> StoreResult<()> {
+                self.put_document("bindings", binding).await
             }
 
             async fn delete_binding(&mut self, name: &str) -> StoreResult<bool> {
-                let done = sqlx::query("DELETE FROM bindings WHERE name = $1")
-                    .bind(name)
-                    .execute(self.conn())
-                    .await?;
-                Ok(done.rows_affected() > 0)
+                self.delete_document("bindings", name).await
             }
 
             async fn subject_governance(&mut self, scope: &str) -> StoreResult<Option<Value>> {
