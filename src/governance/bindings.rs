@@ -5,9 +5,9 @@
 //! changed by admins or the team owning the bound subject, audited, in the change log.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::ownership::to_json;
 use super::{audit, Actor, Governance, GovernanceError, Principal, Result};
 use crate::storage::{now_millis, BindingRecord};
 use crate::types::QualifiedSubject;
@@ -251,10 +251,6 @@ fn binding_of(r: &BindingRecord) -> Binding {
     let mut b: Binding = serde_json::from_value(r.body.clone()).unwrap_or_default();
     b.name = r.name.clone();
     b
-}
-
-fn to_json<T: Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
 impl Governance {

@@ -131,7 +131,7 @@ fn team_of(r: &TeamRecord) -> Team {
     t
 }
 
-fn to_json<T: Serialize>(v: &T) -> Value {
+pub(super) fn to_json<T: Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
