@@ -4,4 +4,5 @@
 //! storage.
 
 pub mod interceptor;
+pub mod mqtt;
 pub mod registry_client;
