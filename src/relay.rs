@@ -337,12 +337,7 @@ impl Worker {
         let mut recorded = position;
         let mut renewed = tokio::time::Instant::now();
         loop {
-            let due = if position > recorded {
-                RECORD_EVERY
-            } else {
-                self.renew_interval()
-            };
-            if renewed.elapsed() >= due || *self.stopped.borrow() {
+            if renewed.elapsed() >= self.record_due(position, recorded) || *self.stopped.borrow() {
                 match self.advance(position).await {
                     Ok(true) => {
                         recorded = position;
@@ -373,12 +368,9 @@ impl Worker {
             };
             if batch.is_empty() {
                 // Until something newer commits, a record or renewal is due, or shutdown.
-                let due = if position > recorded {
-                    RECORD_EVERY
-                } else {
-                    self.renew_interval()
-                };
-                let wait = due.saturating_sub(renewed.elapsed());
+                let wait = self
+                    .record_due(position, recorded)
+                    .saturating_sub(renewed.elapsed());
                 head_seen.mark_unchanged();
                 tokio::select! {
                     _ = tokio::time::timeout(wait, head_seen.wait_for(|h| *h > position)) => {}
@@ -409,8 +401,16 @@ impl Worker {
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
-            let head = *head_seen.borrow();
-            metrics.relay_lag.set((head - position).max(0));
+        }
+    }
+
+    /// How long after the last write to the relay's row the next is due: soon while an
+    /// acknowledged position is unrecorded, else when the lease wants renewing.
+    fn record_due(&self, position: i64, recorded: i64) -> Duration {
+        if position > recorded {
+            RECORD_EVERY
+        } else {
+            self.renew_interval()
         }
     }
 

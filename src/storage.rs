@@ -106,9 +106,10 @@ pub trait Store: Send + Sync + 'static {
         None
     }
     /// Numbers the committed change-log entries still waiting to be (PostgreSQL: a commit's
-    /// own numbering was interrupted, e.g. the process died); how many. Followers call it.
-    async fn number_changes(&self) -> StoreResult<u64> {
-        Ok(0)
+    /// own numbering was interrupted, e.g. the process died), through the same numbering task
+    /// writers use. Followers call it.
+    async fn number_changes(&self) -> StoreResult<()> {
+        Ok(())
     }
 }
 

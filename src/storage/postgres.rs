@@ -161,14 +161,7 @@ impl Store for PostgresStore {
             log_changes: self.log_changes.load(std::sync::atomic::Ordering::Relaxed),
             appended: false,
             // Numbered before the writer answers, so its client reads its own entry.
-            after_commit: Some(Box::new(move || {
-                Box::pin(async move {
-                    let (done, numbered) = tokio::sync::oneshot::channel();
-                    if numberer.send(done).is_ok() {
-                        let _ = numbered.await;
-                    }
-                })
-            })),
+            after_commit: Some(Box::new(move || Box::pin(numbered(numberer)))),
         }))
     }
 
@@ -203,11 +196,10 @@ impl Store for PostgresStore {
         self.gate.waiting.now()
     }
 
-    async fn number_changes(&self) -> StoreResult<u64> {
+    async fn number_changes(&self) -> StoreResult<()> {
         self.gate.fail_if_down()?;
-        Ok(tokio::spawn(number_changes(self.gate.pool.clone()))
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("change-log numbering failed: {e}")))??)
+        numbered(self.numberer.clone()).await;
+        Ok(())
     }
 
     fn change_wakeups(&self) -> Option<Arc<tokio::sync::Notify>> {
@@ -249,6 +241,15 @@ async fn numbering(
         for w in waiting {
             let _ = w.send(());
         }
+    }
+}
+
+/// Asks the numbering task to number what has committed so far; returns when it has (or has
+/// given up, logging why).
+async fn numbered(numberer: tokio::sync::mpsc::UnboundedSender<tokio::sync::oneshot::Sender<()>>) {
+    let (done, numbered) = tokio::sync::oneshot::channel();
+    if numberer.send(done).is_ok() {
+        let _ = numbered.await;
     }
 }
 

@@ -161,32 +161,24 @@ pub fn refusal(
     let encode = |with_string: bool| -> Option<Vec<u8>> {
         let text = reason_string.filter(|_| with_string).map(Into::into);
         let packet = match (version, qos) {
-            (Version::V3, 2) => v3::Packet::Pubrec(pid).encode().ok()?.as_ref().to_vec(),
-            (Version::V3, _) => v3::Packet::Puback(pid).encode().ok()?.as_ref().to_vec(),
-            (Version::V5, 2) => v5::Packet::Pubrec(v5::Pubrec {
+            (Version::V3, 2) => v3_bytes(v3::Packet::Pubrec(pid))?,
+            (Version::V3, _) => v3_bytes(v3::Packet::Puback(pid))?,
+            (Version::V5, 2) => v5_bytes(v5::Packet::Pubrec(v5::Pubrec {
                 pid,
                 reason_code: v5::PubrecReasonCode::from_u8(reason)?,
                 properties: v5::PubrecProperties {
                     reason_string: text,
                     user_properties: Vec::new(),
                 },
-            })
-            .encode()
-            .ok()?
-            .as_ref()
-            .to_vec(),
-            (Version::V5, _) => v5::Packet::Puback(v5::Puback {
+            }))?,
+            (Version::V5, _) => v5_bytes(v5::Packet::Puback(v5::Puback {
                 pid,
                 reason_code: v5::PubackReasonCode::from_u8(reason)?,
                 properties: v5::PubackProperties {
                     reason_string: text,
                     user_properties: Vec::new(),
                 },
-            })
-            .encode()
-            .ok()?
-            .as_ref()
-            .to_vec(),
+            }))?,
         };
         Some(packet)
     };
@@ -203,18 +195,22 @@ pub fn pubcomp(version: Version, pid: u16) -> Vec<u8> {
         return Vec::new();
     };
     let packet = match version {
-        Version::V3 => v3::Packet::Pubcomp(pid)
-            .encode()
-            .map(|b| b.as_ref().to_vec()),
-        Version::V5 => v5::Packet::Pubcomp(v5::Pubcomp {
+        Version::V3 => v3_bytes(v3::Packet::Pubcomp(pid)),
+        Version::V5 => v5_bytes(v5::Packet::Pubcomp(v5::Pubcomp {
             pid,
             reason_code: v5::PubcompReasonCode::Success,
             properties: v5::PubcompProperties::default(),
-        })
-        .encode()
-        .map(|b| b.as_ref().to_vec()),
+        })),
     };
     packet.unwrap_or_default()
+}
+
+fn v3_bytes(packet: v3::Packet) -> Option<Vec<u8>> {
+    packet.encode().ok().map(|b| b.as_ref().to_vec())
+}
+
+fn v5_bytes(packet: v5::Packet) -> Option<Vec<u8>> {
+    packet.encode().ok().map(|b| b.as_ref().to_vec())
 }
 
 #[cfg(test)]
