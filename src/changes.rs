@@ -201,8 +201,9 @@ pub struct ChangeFeed {
 
 impl ChangeFeed {
     /// Starts following the log: the head is read when the store signals a commit (on every
-    /// instance sharing the database) and on a timer, each new entry is handed to `apply` in order (`None`: entries were lost to
-    /// retention, forget everything), and waiting readers are woken.
+    /// instance sharing the database) and on a timer, each new entry is handed to `apply` in
+    /// order (`None`: entries were lost to retention, forget everything), and waiting readers
+    /// are woken.
     pub fn start(store: Arc<dyn Store>, apply: Apply) -> Arc<Self> {
         let (head, _) = watch::channel(0);
         let feed = Arc::new(ChangeFeed {

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::ownership::to_json;
 use super::{audit, Actor, Governance, GovernanceError, Principal, Result};
-use crate::storage::{now_millis, BindingRecord};
+use crate::storage::{now_millis, BindingRecord, Session};
 use crate::types::QualifiedSubject;
 
 /// The protocol a binding applies to.
@@ -270,8 +270,14 @@ impl Governance {
 
     /// Whether `principal` may create, change or delete a binding of `binding`'s subject:
     /// admins, or members of the team owning the (fixed) subject; a template spans subjects,
-    /// so only admins.
-    pub async fn may_bind(&self, principal: &Principal, binding: &Binding) -> Result<()> {
+    /// so only admins. Read through the caller's session (a task holding one never asks the
+    /// store for another).
+    async fn may_bind(
+        &self,
+        session: &mut dyn Session,
+        principal: &Principal,
+        binding: &Binding,
+    ) -> Result<()> {
         if principal.is_admin() {
             return Ok(());
         }
@@ -281,7 +287,7 @@ impl Governance {
                 binding.name
             )));
         };
-        self.may_write_subject(principal, &subject, true)
+        self.may_write_subject_in(session, principal, &subject, true)
             .await?
             .map_err(GovernanceError::Forbidden)
     }
@@ -295,11 +301,12 @@ impl Governance {
         binding: Binding,
     ) -> Result<Binding> {
         binding.validate().map_err(GovernanceError::Invalid)?;
-        self.may_bind(principal, &binding).await?;
         let mut session = self.store.write(&super::governance_lock()).await?;
+        self.may_bind(session.as_mut(), principal, &binding).await?;
         let before = session.binding(&binding.name).await?;
         if let Some(b) = &before {
-            self.may_bind(principal, &binding_of(b)).await?;
+            self.may_bind(session.as_mut(), principal, &binding_of(b))
+                .await?;
         }
         let now = now_millis();
         let mut body = to_json(&binding);
@@ -344,7 +351,7 @@ impl Governance {
             return Err(GovernanceError::BindingNotFound(name.to_owned()));
         };
         let binding = binding_of(&before);
-        self.may_bind(principal, &binding).await?;
+        self.may_bind(session.as_mut(), principal, &binding).await?;
         session.delete_binding(name).await?;
         audit::write(
             session.as_mut(),

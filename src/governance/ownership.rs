@@ -381,11 +381,26 @@ impl Governance {
         if principal.is_admin() {
             return Ok(Ok(()));
         }
+        let mut session = self.store.read().await?;
+        self.may_write_subject_in(session.as_mut(), principal, subject, owner_required)
+            .await
+    }
+
+    /// [`Self::may_write_subject`] for a caller that already holds a session.
+    pub async fn may_write_subject_in(
+        &self,
+        session: &mut dyn Session,
+        principal: &Principal,
+        subject: &QualifiedSubject,
+        owner_required: bool,
+    ) -> Result<std::result::Result<(), String>> {
+        if principal.is_admin() {
+            return Ok(Ok(()));
+        }
         if principal.role() == Role::Reader {
             return Ok(Err(format!("API key '{}' is read-only", principal.name())));
         }
-        let mut session = self.store.read().await?;
-        let owner = self.owner_of(session.as_mut(), subject).await?;
+        let owner = self.owner_of(session, subject).await?;
         let mine = principal.team();
         Ok(match owner {
             Some(o) if Some(o.team.as_str()) == mine => Ok(()),

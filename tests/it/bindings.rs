@@ -228,3 +228,43 @@ async fn only_admins_and_the_owning_team_bind(backend: Backend) {
     assert!(outcomes.contains(&"denied"), "{audit}");
     assert!(outcomes.contains(&"ok"), "{audit}");
 }
+
+/// Changing a binding checks ownership through the write session it holds, never a second
+/// connection: concurrent changes by a team member through a two-connection pool all finish
+/// (each would otherwise hold one connection while waiting for another, and the pool starve).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_binding_changes_do_not_starve_the_pool() {
+    let app = TestApp::spawn_with(Backend::Postgres, |c| {
+        c.auth = true;
+        c.db_max_connections = 2;
+    })
+    .await;
+    let admin = admin_key(&app);
+    put_team(&app, &admin, "payments", json!(["payments."])).await;
+    let member = create_key(&app, &admin, json!({"role": "member", "team": "payments"})).await;
+    let mut writers = Vec::new();
+    for i in 0..8 {
+        let (app_base, client, key) = (app.base.clone(), app.client.clone(), member.clone());
+        writers.push(tokio::spawn(async move {
+            for round in 0..2 {
+                let body = json!({"destination": format!("pay/{i}/{round}"),
+                                  "subject": "payments.card-value"});
+                let r = client
+                    .put(format!("{app_base}/accord/v1/bindings/b{i}"))
+                    .basic_auth(&key.id, Some(&key.secret))
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("answer");
+                assert_eq!(r.status(), StatusCode::OK, "binding b{i} round {round}");
+            }
+        }));
+    }
+    let all = futures::future::join_all(writers);
+    let done = tokio::time::timeout(std::time::Duration::from_secs(20), all)
+        .await
+        .expect("binding changes finished within 20 s");
+    for d in done {
+        d.expect("writer");
+    }
+}
