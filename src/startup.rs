@@ -324,13 +324,13 @@ fn connection_cap(configured: usize, db_connections: u32) -> usize {
 const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The soft limit on open files, from `/proc/self/limits` (Linux; `None` elsewhere).
-fn open_file_limit() -> Option<usize> {
+pub(crate) fn open_file_limit() -> Option<usize> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

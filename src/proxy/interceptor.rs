@@ -6,12 +6,12 @@
 use std::sync::Arc;
 
 use crate::formats::PayloadOptions;
-use crate::governance::bindings::{topic_matches, Action, Binding, Encoding};
+use crate::governance::bindings::{topic_matches, Action, Binding, Encoding, Mqtt311Refusal};
 
 use super::registry_client::{Lookup, LookupError};
 
 /// What happens to a message on a destination no binding covers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Unbound {
     /// Forward it unchecked.
@@ -23,7 +23,7 @@ pub enum Unbound {
 
 /// What happens to a message whose schema the proxy has never seen while the registry cannot
 /// be reached (messages whose schema is cached are checked as usual).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum OnRegistryUnavailable {
     #[default]
@@ -38,9 +38,54 @@ pub struct Message<'a> {
     /// The destination (an MQTT topic name).
     pub destination: &'a str,
     pub payload: &'a [u8],
-    /// A schema id the message carries outside its payload (an MQTT 5 user property or content
-    /// type), when the binding says where to look and it was there.
-    pub schema_id: Option<i64>,
+    /// MQTT 5 user properties (where a binding's `schemaIdFrom` may point).
+    pub user_properties: &'a [(String, String)],
+    /// MQTT 5 content type (`…;id=<schema id>` when a binding reads the id from it).
+    pub content_type: Option<&'a str>,
+}
+
+impl<'a> Message<'a> {
+    /// A message with no properties.
+    pub fn new(destination: &'a str, payload: &'a [u8]) -> Self {
+        Self {
+            destination,
+            payload,
+            user_properties: &[],
+            content_type: None,
+        }
+    }
+
+    /// The schema id the message carries outside its payload where `from` says
+    /// (`user-property:<name>` or `content-type`): `Ok(None)` when it carries none, `Err`
+    /// when it carries one that is not a number.
+    pub fn schema_id(&self, from: Option<&str>) -> Result<Option<i64>, String> {
+        let text = match from {
+            None => return Ok(None),
+            Some("content-type") => self.content_type.and_then(|c| {
+                c.split(';')
+                    .skip(1)
+                    .filter_map(|p| p.trim().split_once('='))
+                    .find(|(k, _)| k.trim().eq_ignore_ascii_case("id"))
+                    .map(|(_, v)| v.trim().trim_matches('"'))
+            }),
+            Some(from) => {
+                let name = from.strip_prefix("user-property:").unwrap_or(from);
+                self.user_properties
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+            }
+        };
+        match text {
+            None => Ok(None),
+            Some(t) => t
+                .parse::<i64>()
+                .ok()
+                .filter(|id| *id > 0)
+                .map(Some)
+                .ok_or_else(|| format!("the schema id '{t}' the message carries is not a number")),
+        }
+    }
 }
 
 /// Why a message was refused; the label is the metrics' `reason`.
@@ -97,15 +142,18 @@ pub struct Refusal {
     pub dlq_topic: Option<String>,
     /// The MQTT 5 reason code of a refusal.
     pub reason_code: u8,
-    /// For a registry outage under `on_registry_unavailable = pass`: forward after all.
+    /// For `mark` and `log`, and a registry outage under `on_registry_unavailable = pass`:
+    /// forward after all.
     pub forward: bool,
+    /// What a 3.1.1 client gets when the message is not forwarded.
+    pub mqtt311: Mqtt311Refusal,
 }
 
 /// The interceptor, shared by every connection.
 pub struct Interceptor {
     registry: Arc<dyn Lookup>,
     /// Bindings from the proxy's own configuration; they come before the registry's.
-    configured: Vec<Binding>,
+    configured: std::sync::RwLock<Arc<Vec<Binding>>>,
     unbound: Unbound,
     on_unavailable: OnRegistryUnavailable,
     dlq_topic: Option<String>,
@@ -122,7 +170,7 @@ impl Interceptor {
     ) -> Self {
         Self {
             registry,
-            configured,
+            configured: std::sync::RwLock::new(Arc::new(configured)),
             unbound,
             on_unavailable,
             dlq_topic,
@@ -130,12 +178,29 @@ impl Interceptor {
         }
     }
 
+    /// Replaces the bindings from the proxy's own configuration (a reload); connections keep
+    /// going and their next message sees the new ones.
+    pub fn set_configured(&self, bindings: Vec<Binding>) {
+        if let Ok(mut c) = self.configured.write() {
+            *c = Arc::new(bindings);
+        }
+    }
+
+    /// The bindings from the proxy's own configuration.
+    pub fn configured(&self) -> Arc<Vec<Binding>> {
+        self.configured
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+
     /// The binding that covers `destination`: the most specific matching filter (most literal
     /// levels, then no `#`), the proxy's own before the registry's on a tie.
     pub fn binding_for(&self, destination: &str) -> Option<Binding> {
         let registry = self.registry.bindings();
+        let configured = self.configured();
         let mut best: Option<(&Binding, (usize, bool))> = None;
-        for b in self.configured.iter().chain(registry.iter()) {
+        for b in configured.iter().chain(registry.iter()) {
             if !topic_matches(&b.destination, destination) {
                 continue;
             }
@@ -166,6 +231,7 @@ impl Interceptor {
                     dlq_topic: None,
                     reason_code: 0x99,
                     forward: false,
+                    mqtt311: Mqtt311Refusal::default(),
                 }),
             };
         };
@@ -198,6 +264,7 @@ impl Interceptor {
                     dlq_topic: binding.dlq_topic.clone().or_else(|| self.dlq_topic.clone()),
                     reason_code: binding.reason_code,
                     forward,
+                    mqtt311: binding.mqtt311,
                 })
             }
         }
@@ -227,7 +294,10 @@ impl Interceptor {
                 (id, datum)
             }
             Encoding::Raw => {
-                let id = match (msg.schema_id, binding.version) {
+                let carried = msg
+                    .schema_id(binding.schema_id_from.as_deref())
+                    .map_err(|e| (Reason::NoSchemaId, e))?;
+                let id = match (carried, binding.version) {
                     (Some(id), _) => id,
                     (None, Some(v)) => {
                         let versions = self
@@ -259,7 +329,9 @@ impl Interceptor {
                 (id, msg.payload)
             }
         };
-        if binding.encoding == Encoding::Confluent || msg.schema_id.is_some() {
+        let named = binding.encoding == Encoding::Confluent
+            || matches!(msg.schema_id(binding.schema_id_from.as_deref()), Ok(Some(_)));
+        if named {
             // The id the producer names must be one of the subject's live versions; a version
             // registered a moment ago is looked up again rather than refused.
             let cached = self.registry.versions(subject, None).await;
@@ -310,5 +382,28 @@ mod tests {
         assert_eq!(confluent_frame(&[0, 0, 0, 1, 0]), Some((256, &[][..])));
         assert_eq!(confluent_frame(&[1, 0, 0, 0, 7, 2]), None);
         assert_eq!(confluent_frame(&[0, 0, 0]), None);
+    }
+
+    #[test]
+    fn carried_schema_ids() {
+        let props = [("schema-id".to_owned(), "7".to_owned())];
+        let m = Message {
+            destination: "t",
+            payload: b"",
+            user_properties: &props,
+            content_type: Some("application/vnd.accord+json; id=\"9\""),
+        };
+        assert_eq!(m.schema_id(None), Ok(None));
+        assert_eq!(m.schema_id(Some("user-property:schema-id")), Ok(Some(7)));
+        assert_eq!(m.schema_id(Some("user-property:other")), Ok(None));
+        assert_eq!(m.schema_id(Some("content-type")), Ok(Some(9)));
+        let bad = [("schema-id".to_owned(), "x".to_owned())];
+        let m = Message {
+            user_properties: &bad,
+            content_type: Some("application/json"),
+            ..m
+        };
+        assert!(m.schema_id(Some("user-property:schema-id")).is_err());
+        assert_eq!(m.schema_id(Some("content-type")), Ok(None));
     }
 }

@@ -3,3 +3,4 @@
 //! packet is forwarded as its original bytes.
 
 pub mod codec;
+pub mod session;

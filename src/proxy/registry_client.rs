@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::formats::{Formats, ParsedSchema, ResolvedReference};
+use super::metrics::RegistryStats;
 use crate::governance::bindings::Binding;
 use crate::types::{QualifiedSubject, SchemaType};
 
@@ -81,6 +82,9 @@ pub struct HttpRegistry {
     missed: std::sync::Mutex<HashMap<(String, i64), std::time::Instant>>,
     bindings: RwLock<Arc<Vec<Binding>>>,
     reachable: AtomicBool,
+    /// Whether the bindings were read at least once.
+    loaded: AtomicBool,
+    stats: RegistryStats,
 }
 
 /// A subject's versions as cached.
@@ -140,12 +144,32 @@ impl HttpRegistry {
             missed: std::sync::Mutex::default(),
             bindings: RwLock::default(),
             reachable: AtomicBool::new(false),
+            loaded: AtomicBool::new(false),
+            stats: RegistryStats::default(),
         })
     }
 
     /// Whether the last request reached the registry.
     pub fn reachable(&self) -> bool {
         self.reachable.load(Ordering::Relaxed)
+    }
+
+    /// Whether the registry's bindings were read at least once (the proxy is ready).
+    pub fn loaded(&self) -> bool {
+        self.loaded.load(Ordering::Relaxed)
+    }
+
+    /// What the client counts, for the proxy's metrics.
+    pub fn stats(&self) -> &RegistryStats {
+        &self.stats
+    }
+
+    fn set_reachable(&self, reachable: bool) {
+        self.reachable.store(reachable, Ordering::Relaxed);
+        self.stats.reachable.set(i64::from(reachable));
+        if !reachable {
+            self.stats.errors.inc();
+        }
     }
 
     async fn get(&self, path: &str, timeout: Option<Duration>) -> Result<Value, LookupError> {
@@ -159,13 +183,12 @@ impl HttpRegistry {
         let answer = match req.send().await {
             Ok(a) => a,
             Err(e) => {
-                self.reachable.store(false, Ordering::Relaxed);
+                self.set_reachable(false);
                 return Err(LookupError::Unavailable(e.to_string()));
             }
         };
         let status = answer.status();
-        self.reachable
-            .store(!status.is_server_error(), Ordering::Relaxed);
+        self.set_reachable(!status.is_server_error());
         let body: Value = answer
             .json()
             .await
@@ -190,6 +213,7 @@ impl HttpRegistry {
         if let Ok(mut b) = self.bindings.write() {
             *b = Arc::new(bindings);
         }
+        self.loaded.store(true, Ordering::Relaxed);
         Ok(())
     }
 
@@ -270,6 +294,10 @@ impl HttpRegistry {
                         }
                     }
                     after = page["next"].as_i64().or(after);
+                    if let (Some(next), Some(head)) = (after, page["head"].as_i64()) {
+                        self.stats.feed_position.set(next);
+                        self.stats.feed_lag.set((head - next).max(0));
+                    }
                 }
                 // 410: the position is gone; read everything again.
                 Err(LookupError::NotFound(_)) => after = None,
@@ -368,8 +396,10 @@ impl Lookup for HttpRegistry {
     async fn schema(&self, subject: &str, id: i64) -> Result<Arc<dyn ParsedSchema>, LookupError> {
         let key = (context_of(subject), id);
         if let Some(s) = self.schemas.read().ok().and_then(|m| m.get(&key).cloned()) {
+            self.stats.cache("schemas", true);
             return Ok(s);
         }
+        self.stats.cache("schemas", false);
         let answer = self
             .get(
                 &format!("/schemas/ids/{id}?subject={}", encode(subject)),
@@ -417,9 +447,11 @@ impl Lookup for HttpRegistry {
                 })
             });
             if !fresh || recently_missed {
+                self.stats.cache("versions", true);
                 return Ok(e.versions.clone());
             }
         }
+        self.stats.cache("versions", false);
         let list = match self
             .get(
                 &format!(

@@ -63,11 +63,7 @@ async fn interceptor_follows_the_registry() {
         let interceptor = &interceptor;
         async move {
             interceptor
-                .check(&Message {
-                    destination: topic,
-                    payload: &payload,
-                    schema_id: None,
-                })
+                .check(&Message::new(topic, &payload))
                 .await
         }
     };

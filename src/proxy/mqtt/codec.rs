@@ -82,6 +82,49 @@ pub fn connect_version(frame: &[u8]) -> Option<Version> {
     }
 }
 
+/// What the proxy reads of a CONNECT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connect {
+    pub version: Version,
+    pub client_id: String,
+    /// The largest packet the client accepts (v5 Maximum Packet Size; unlimited otherwise).
+    pub max_packet: usize,
+    /// Whether the client accepts reason strings on acknowledgements (v5 Request Problem
+    /// Information, true when absent).
+    pub problem_info: bool,
+}
+
+/// Reads a CONNECT frame.
+pub fn decode_connect(frame: &[u8]) -> Result<Connect, String> {
+    let version = connect_version(frame).ok_or("not an MQTT 3.1, 3.1.1 or 5.0 CONNECT")?;
+    match version {
+        Version::V3 => match v3::Packet::decode(frame) {
+            Ok(Some(v3::Packet::Connect(c))) => Ok(Connect {
+                version,
+                client_id: c.client_id.to_string(),
+                max_packet: MAX_REMAINING_LENGTH + 5,
+                problem_info: false,
+            }),
+            Ok(_) => Err("not a whole CONNECT packet".into()),
+            Err(e) => Err(e.to_string()),
+        },
+        Version::V5 => match v5::Packet::decode(frame) {
+            Ok(Some(v5::Packet::Connect(c))) => Ok(Connect {
+                version,
+                client_id: c.client_id.to_string(),
+                max_packet: c
+                    .properties
+                    .max_packet_size
+                    .and_then(|m| usize::try_from(m).ok())
+                    .unwrap_or(MAX_REMAINING_LENGTH + 5),
+                problem_info: c.properties.request_problem_info.unwrap_or(true),
+            }),
+            Ok(_) => Err("not a whole CONNECT packet".into()),
+            Err(e) => Err(e.to_string()),
+        },
+    }
+}
+
 /// What the proxy reads of a PUBLISH.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Publish {
@@ -189,6 +232,62 @@ pub fn refusal(
     }
 }
 
+/// A v5 PUBLISH frame again, with `topic` as its topic name (when given; its alias stays) and
+/// `extra` user properties added; `None` when it does not decode.
+pub fn rewrite_publish_v5(
+    frame: &[u8],
+    topic: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Option<Vec<u8>> {
+    let Ok(Some(v5::Packet::Publish(mut p))) = v5::Packet::decode(frame) else {
+        return None;
+    };
+    if let Some(t) = topic {
+        p.topic_name = mqtt_proto::TopicName::try_from(t).ok()?;
+    }
+    for (name, value) in extra {
+        p.properties.user_properties.push(v5::UserProperty {
+            name: (*name).into(),
+            value: (*value).into(),
+        });
+    }
+    v5_bytes(v5::Packet::Publish(p))
+}
+
+/// A v5 DISCONNECT with `reason` (and the reason string when the client accepts one and it
+/// fits `max_packet`).
+pub fn disconnect_v5(reason: u8, reason_string: Option<&str>, max_packet: usize) -> Vec<u8> {
+    let encode = |with_string: bool| {
+        let code = v5::DisconnectReasonCode::from_u8(reason)
+            .unwrap_or(v5::DisconnectReasonCode::UnspecifiedError);
+        let mut d = v5::Disconnect::new(code);
+        d.properties.reason_string = reason_string.filter(|_| with_string).map(Into::into);
+        v5_bytes(v5::Packet::Disconnect(d))
+    };
+    match encode(true) {
+        Some(p) if p.len() <= max_packet => p,
+        _ => encode(false).unwrap_or_default(),
+    }
+}
+
+/// The packet identifier of an acknowledgement-like frame (PUBACK, PUBREC, PUBREL, PUBCOMP).
+pub fn ack_pid(frame: &[u8]) -> Option<u16> {
+    let header = 1 + frame.get(1..)?.iter().take(4).position(|b| b & 0x80 == 0)? + 1;
+    let body = frame.get(header..header + 2)?;
+    Some(u16::from_be_bytes([body[0], body[1]]))
+}
+
+/// The reason code of a v5 PUBACK or PUBREC (success when absent).
+pub fn ack_reason_v5(frame: &[u8]) -> u8 {
+    let Some(header) = frame
+        .get(1..)
+        .and_then(|f| f.iter().take(4).position(|b| b & 0x80 == 0))
+    else {
+        return 0;
+    };
+    frame.get(1 + header + 1 + 2).copied().unwrap_or(0)
+}
+
 /// PUBCOMP for a PUBREL the proxy answers itself (the broker never saw that publish).
 pub fn pubcomp(version: Version, pid: u16) -> Vec<u8> {
     let Ok(pid) = Pid::try_from(pid) else {
@@ -290,6 +389,45 @@ mod tests {
         );
         assert_eq!(&p.payload[..], b"{}");
         assert!(decode_publish(&[0x32, 0x02, 0, 9], Version::V3).is_err());
+    }
+
+    #[test]
+    fn connects() {
+        let v4 = [
+            0x10, 0x0f, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 60, 0, 3, b'd', b'e', b'v',
+        ];
+        let c = decode_connect(&v4).unwrap();
+        assert_eq!((c.version, c.client_id.as_str()), (Version::V3, "dev"));
+        assert!(!c.problem_info);
+        // v5 with Maximum Packet Size 100 (0x27) and Request Problem Information 0 (0x17).
+        let mut v5 = vec![0x10, 0, 0, 4, b'M', b'Q', b'T', b'T', 5, 2, 0, 60];
+        let props = [0x27, 0, 0, 0, 100, 0x17, 0];
+        v5.push(props.len() as u8);
+        v5.extend_from_slice(&props);
+        v5.extend_from_slice(&[0, 1, b'x']);
+        v5[1] = (v5.len() - 2) as u8;
+        let c = decode_connect(&v5).unwrap();
+        assert_eq!((c.version, c.max_packet, c.problem_info), (Version::V5, 100, false));
+        assert!(decode_connect(&[0x10, 0x02, 0, 1]).is_err());
+    }
+
+    #[test]
+    fn rewrites_and_acks() {
+        // v5 QoS 1 pid 9, alias-only (empty topic, alias 2), payload "x".
+        let frame = [0x32, 0x09, 0, 0, 0, 9, 0x03, 0x23, 0, 2, b'x'];
+        let out = rewrite_publish_v5(&frame, Some("a/b"), &[("k", "v")]).unwrap();
+        let p = decode_publish(&out, Version::V5).unwrap();
+        assert_eq!(
+            (p.topic.as_str(), p.topic_alias, p.pid, &p.payload[..]),
+            ("a/b", Some(2), Some(9), &b"x"[..])
+        );
+        assert_eq!(p.user_properties, [("k".to_owned(), "v".to_owned())]);
+        assert_eq!(ack_pid(&[0x40, 0x02, 1, 2]), Some(258));
+        assert_eq!(ack_pid(&[0x40, 0x01, 1]), None);
+        assert_eq!(ack_reason_v5(&[0x40, 0x03, 0, 7, 0x99]), 0x99);
+        assert_eq!(ack_reason_v5(&[0x40, 0x02, 0, 7]), 0);
+        assert_eq!(disconnect_v5(0x99, Some("no"), 1000)[..3], [0xe0, 0x07, 0x99]);
+        assert_eq!(disconnect_v5(0x99, Some("no"), 4), [0xe0, 0x01, 0x99]);
     }
 
     #[test]

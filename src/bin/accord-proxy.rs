@@ -1,0 +1,76 @@
+//! `accord-proxy`: validates MQTT publishes against their contracts in front of a broker.
+
+use clap::{CommandFactory, FromArgMatches, Parser};
+use tracing_subscriber::EnvFilter;
+
+use accord::config::LogFormat;
+use accord::proxy::config::{ProxyConfig, ProxyFile};
+use accord::proxy::server::Proxy;
+
+#[derive(Parser)]
+#[command(
+    name = "accord-proxy",
+    version,
+    about = "Accord's in-line contract enforcement: an MQTT 3.1.1/5.0 proxy that validates \
+             each published message against its registered schema",
+    after_help = "Bindings (which contract a topic carries) come from the registry \
+                  (/accord/v1/bindings) and from [[bindings]] in the config file. \
+                  SIGHUP reloads the file's bindings; SIGTERM shuts down gracefully."
+)]
+struct Cli {
+    #[command(flatten)]
+    config: ProxyConfig,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("ACCORD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Plain => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn load() -> Result<ProxyConfig, String> {
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+    if let Some(path) = cli.config.config_file.clone() {
+        let file = ProxyFile::read(&path).map_err(|e| format!("config file {e}"))?;
+        cli.config
+            .apply_file(file, &matches)
+            .map_err(|e| format!("config file {}: {e}", path.display()))?;
+    }
+    Ok(cli.config)
+}
+
+fn main() -> std::process::ExitCode {
+    let config = match load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("accord-proxy: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("accord-proxy: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    init_logging(config.log_format);
+    let run = async {
+        let proxy = Proxy::build(config).await?;
+        proxy.run().await
+    };
+    match runtime.block_on(run) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("accord-proxy: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
