@@ -17,7 +17,7 @@ use crate::types::{
 };
 
 mod settings;
-mod work;
+pub mod work;
 mod write;
 
 pub use settings::{Config, ConfigOptions};

@@ -47,6 +47,8 @@ fn load() -> Result<ProxyConfig, String> {
 }
 
 fn main() -> std::process::ExitCode {
+    // A large message's buffers go back to the system when it has passed.
+    accord::registry::work::map_large_allocations(1 << 20);
     let config = match load() {
         Ok(c) => c,
         Err(e) => {

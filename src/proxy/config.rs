@@ -53,7 +53,11 @@ pub struct ProxyConfig {
     pub client_id: Option<String>,
 
     /// The registry (accord-server) base URL.
-    #[arg(long, env = "ACCORD_PROXY_REGISTRY", default_value = "http://127.0.0.1:8081")]
+    #[arg(
+        long,
+        env = "ACCORD_PROXY_REGISTRY",
+        default_value = "http://127.0.0.1:8081"
+    )]
     pub registry: String,
 
     /// The proxy's API key, `<id>:<secret>`, when the registry has authentication on.
@@ -61,11 +65,20 @@ pub struct ProxyConfig {
     pub registry_key: Option<String>,
 
     /// Address of /metrics and /health/{live,ready}.
-    #[arg(long, env = "ACCORD_PROXY_ADMIN_LISTEN", default_value = "0.0.0.0:8082")]
+    #[arg(
+        long,
+        env = "ACCORD_PROXY_ADMIN_LISTEN",
+        default_value = "0.0.0.0:8082"
+    )]
     pub admin_listen: SocketAddr,
 
     /// Messages on destinations no binding covers: allow, or reject as unregistered.
-    #[arg(long, env = "ACCORD_PROXY_UNBOUND", value_enum, default_value = "allow")]
+    #[arg(
+        long,
+        env = "ACCORD_PROXY_UNBOUND",
+        value_enum,
+        default_value = "allow"
+    )]
     pub unbound: Unbound,
 
     /// A message whose schema was never seen while the registry is unreachable: reject, pass
@@ -103,7 +116,11 @@ pub struct ProxyConfig {
     pub shutdown_grace: u64,
 
     /// Refused messages logged per second at most (the rest are counted).
-    #[arg(long, env = "ACCORD_PROXY_REFUSAL_LOG_PER_SECOND", default_value_t = 10)]
+    #[arg(
+        long,
+        env = "ACCORD_PROXY_REFUSAL_LOG_PER_SECOND",
+        default_value_t = 10
+    )]
     pub refusal_log_per_second: u32,
 
     /// Log format.
@@ -236,7 +253,11 @@ impl ProxyConfig {
                 self.registry
             ));
         }
-        if self.registry_key.as_deref().is_some_and(|k| !k.contains(':')) {
+        if self
+            .registry_key
+            .as_deref()
+            .is_some_and(|k| !k.contains(':'))
+        {
             problems.push("registry_key must be <id>:<secret>".into());
         }
         if self.tls_listen.is_some() && (self.tls_cert.is_none() || self.tls_key.is_none()) {
@@ -275,10 +296,14 @@ fn named(bindings: Vec<Binding>) -> Vec<Binding> {
 pub fn check_bindings(bindings: &[Binding], dlq_topic: Option<&str>) -> Vec<String> {
     let mut problems = Vec::new();
     for b in bindings {
-        if let Err(e) = b.validate() {
-            problems.push(format!("binding '{}': {e}", b.name));
+        // The proxy's dlq_topic serves its bindings that name none.
+        let mut checked = b.clone();
+        if checked.dlq_topic.is_none() && b.action == Action::Dlq {
+            checked.dlq_topic = dlq_topic.map(str::to_owned);
         }
-        if b.action == Action::Dlq && b.dlq_topic.is_none() && dlq_topic.is_none() {
+        if let Err(e) = checked.validate() {
+            problems.push(format!("binding '{}': {e}", b.name));
+        } else if b.action == Action::Dlq && checked.dlq_topic.is_none() {
             problems.push(format!(
                 "binding '{}': action dlq needs a dlqTopic (or the proxy's dlq_topic)",
                 b.name
@@ -289,7 +314,10 @@ pub fn check_bindings(bindings: &[Binding], dlq_topic: Option<&str>) -> Vec<Stri
 }
 
 /// Reads the bindings of a config file again (SIGHUP).
-pub fn reload_bindings(path: &std::path::Path, dlq_topic: Option<&str>) -> Result<Vec<Binding>, String> {
+pub fn reload_bindings(
+    path: &std::path::Path,
+    dlq_topic: Option<&str>,
+) -> Result<Vec<Binding>, String> {
     let bindings = named(ProxyFile::read(path)?.bindings);
     let problems = check_bindings(&bindings, dlq_topic);
     if problems.is_empty() {

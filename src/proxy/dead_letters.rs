@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttc::v5::mqttbytes::v5::{Packet, PublishProperties};
+use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 
@@ -58,11 +58,11 @@ impl DeadLetters {
             loop {
                 match events.poll().await {
                     Ok(Event::Incoming(Packet::PubAck(ack))) => {
-                        let outcome = if ack.reason as u8 >= 0x80 {
-                            "failed"
-                        } else {
-                            "published"
-                        };
+                        let ok = matches!(
+                            ack.reason,
+                            PubAckReason::Success | PubAckReason::NoMatchingSubscribers
+                        );
+                        let outcome = if ok { "published" } else { "failed" };
                         ProxyMetrics::outcome(&counted.dead_letters, outcome);
                         failing = false;
                     }

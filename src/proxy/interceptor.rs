@@ -330,7 +330,10 @@ impl Interceptor {
             }
         };
         let named = binding.encoding == Encoding::Confluent
-            || matches!(msg.schema_id(binding.schema_id_from.as_deref()), Ok(Some(_)));
+            || matches!(
+                msg.schema_id(binding.schema_id_from.as_deref()),
+                Ok(Some(_))
+            );
         if named {
             // The id the producer names must be one of the subject's live versions; a version
             // registered a moment ago is looked up again rather than refused.

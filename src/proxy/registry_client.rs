@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::formats::{Formats, ParsedSchema, ResolvedReference};
 use super::metrics::RegistryStats;
+use crate::formats::{Formats, ParsedSchema, ResolvedReference};
 use crate::governance::bindings::Binding;
 use crate::types::{QualifiedSubject, SchemaType};
 

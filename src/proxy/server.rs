@@ -50,9 +50,9 @@ struct Admin {
 impl Proxy {
     /// Binds the listeners and starts following the registry.
     pub async fn build(config: ProxyConfig) -> anyhow::Result<Self> {
-        config.validate().map_err(|p| {
-            anyhow::anyhow!("invalid configuration:\n  - {}", p.join("\n  - "))
-        })?;
+        config
+            .validate()
+            .map_err(|p| anyhow::anyhow!("invalid configuration:\n  - {}", p.join("\n  - ")))?;
         let registry = HttpRegistry::new(&config.registry, config.key());
         let metrics = Arc::new(ProxyMetrics::new(registry.stats()));
         let interceptor = Arc::new(Interceptor::new(
@@ -70,7 +70,10 @@ impl Proxy {
                 host,
                 port,
                 client_id: config.client_id.clone().unwrap_or_else(|| {
-                    format!("accord-proxy-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+                    format!(
+                        "accord-proxy-{}",
+                        &uuid::Uuid::new_v4().simple().to_string()[..12]
+                    )
                 }),
                 username: config.upstream_username.clone(),
                 password: config.upstream_password.clone(),
@@ -98,7 +101,10 @@ impl Proxy {
             .with_context(|| format!("binding {}", config.admin_listen))?;
         // Each client holds two descriptors (its own and the broker's).
         let max_connections = match crate::startup::open_file_limit() {
-            Some(limit) => config.max_connections.min(limit.saturating_sub(64) / 2).max(1),
+            Some(limit) => config
+                .max_connections
+                .min(limit.saturating_sub(64) / 2)
+                .max(1),
             None => config.max_connections,
         };
         let shared = Arc::new(Shared {
@@ -129,7 +135,9 @@ impl Proxy {
     }
 
     pub fn mqtt_addr(&self) -> SocketAddr {
-        self.mqtt.local_addr().unwrap_or_else(|_| ([0, 0, 0, 0], 0).into())
+        self.mqtt
+            .local_addr()
+            .unwrap_or_else(|_| ([0, 0, 0, 0], 0).into())
     }
 
     pub fn tls_addr(&self) -> Option<SocketAddr> {
@@ -137,7 +145,9 @@ impl Proxy {
     }
 
     pub fn admin_addr(&self) -> SocketAddr {
-        self.admin.local_addr().unwrap_or_else(|_| ([0, 0, 0, 0], 0).into())
+        self.admin
+            .local_addr()
+            .unwrap_or_else(|_| ([0, 0, 0, 0], 0).into())
     }
 
     /// Runs until SIGTERM or Ctrl-C.
@@ -146,14 +156,29 @@ impl Proxy {
     }
 
     /// Runs until `stop` completes, then lets connections finish (within the grace period).
-    pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
         let admin_addr_text = self.admin_addr().to_string();
         let tracker = TaskTracker::new();
         let open = Arc::new(Semaphore::new(self.max_connections));
         let shared = self.shared.clone();
-        tracker.spawn(accept(self.mqtt, None, shared.clone(), open.clone(), tracker.clone()));
+        tracker.spawn(accept(
+            self.mqtt,
+            None,
+            shared.clone(),
+            open.clone(),
+            tracker.clone(),
+        ));
         if let Some((l, acceptor)) = self.tls {
-            tracker.spawn(accept(l, Some(acceptor), shared.clone(), open.clone(), tracker.clone()));
+            tracker.spawn(accept(
+                l,
+                Some(acceptor),
+                shared.clone(),
+                open.clone(),
+                tracker.clone(),
+            ));
         }
         let admin = Router::new()
             .route("/metrics", get(metrics))
@@ -170,8 +195,13 @@ impl Proxy {
                 .with_graceful_shutdown(async move { admin_stop.cancelled().await })
                 .await;
         });
+        tokio::spawn(trim_after_churn(shared.clone()));
         if let Some(path) = self.config_file.clone() {
-            tokio::spawn(reload_on_hangup(path, self.dlq_topic.clone(), shared.clone()));
+            tokio::spawn(reload_on_hangup(
+                path,
+                self.dlq_topic.clone(),
+                shared.clone(),
+            ));
         }
         tracing::info!(
             upstream = %shared.settings.upstream,
@@ -290,7 +320,10 @@ async fn ready(State(admin): State<Admin>) -> impl IntoResponse {
     } else if admin.registry.loaded() {
         (StatusCode::OK, "ready")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "registry bindings not read yet")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "registry bindings not read yet",
+        )
     }
 }
 
@@ -304,8 +337,28 @@ async fn bindings(State(admin): State<Admin>) -> impl IntoResponse {
     }))
 }
 
+/// Returns freed memory to the system every few seconds after connections came and went
+/// (their buffers leave the allocator's free lists fragmented; a trim takes well under a
+/// millisecond).
+async fn trim_after_churn(shared: Arc<Shared>) {
+    let mut seen = shared.metrics.connections_total.get();
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        let now = shared.metrics.connections_total.get();
+        if now != seen {
+            seen = now;
+            crate::registry::work::release_free_memory();
+        }
+    }
+}
+
 /// SIGHUP reads the config file's bindings again; connections stay open.
-async fn reload_on_hangup(path: std::path::PathBuf, dlq_topic: Option<String>, shared: Arc<Shared>) {
+async fn reload_on_hangup(
+    path: std::path::PathBuf,
+    dlq_topic: Option<String>,
+    shared: Arc<Shared>,
+) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -318,7 +371,9 @@ async fn reload_on_hangup(path: std::path::PathBuf, dlq_topic: Option<String>, s
                     tracing::info!(bindings = b.len(), "bindings reloaded");
                     shared.interceptor.set_configured(b);
                 }
-                Err(e) => tracing::error!(error = %e, "bindings not reloaded; keeping the old ones"),
+                Err(e) => {
+                    tracing::error!(error = %e, "bindings not reloaded; keeping the old ones")
+                }
             }
         }
     }

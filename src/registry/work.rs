@@ -115,7 +115,7 @@ fn panicked(detail: &str) -> RegistryError {
 /// Returns the free memory of every allocation arena to the system.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
-fn release_free_memory() {
+pub(crate) fn release_free_memory() {
     // SAFETY: malloc_trim takes no pointers and only walks the allocator's own free lists
     // under its locks; it is safe to call from any thread at any time.
     unsafe {
@@ -125,7 +125,24 @@ fn release_free_memory() {
 
 /// Other allocators (musl, macOS) return large frees to the system themselves.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_free_memory() {}
+pub(crate) fn release_free_memory() {}
+
+/// Makes every allocation of `bytes` or more a mapping of its own, unmapped when freed. glibc
+/// otherwise raises that threshold after the first large free (up to 32 MiB) and keeps what a
+/// large packet took in a thread's arena for good. For the proxy, whose large allocations are
+/// the rare large messages; called once at start.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+pub fn map_large_allocations(bytes: usize) {
+    let bytes = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: mallopt takes no pointers; it sets an allocator parameter under its lock.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, bytes);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn map_large_allocations(_bytes: usize) {}
 
 #[cfg(test)]
 mod tests {

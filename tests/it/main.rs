@@ -8,6 +8,8 @@ mod hostile;
 mod json_schema;
 mod lint_suite;
 mod metrics;
+mod mqtt_helpers;
+mod mqtt_proxy;
 mod protobuf;
 mod proxy_core;
 

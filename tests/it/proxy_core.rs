@@ -61,11 +61,7 @@ async fn interceptor_follows_the_registry() {
     }
     let check = |topic: &'static str, payload: Vec<u8>| {
         let interceptor = &interceptor;
-        async move {
-            interceptor
-                .check(&Message::new(topic, &payload))
-                .await
-        }
+        async move { interceptor.check(&Message::new(topic, &payload)).await }
     };
     // A long 21 (zigzag 42) is valid; a leftover byte, a missing frame, an unknown id are not.
     assert_eq!(

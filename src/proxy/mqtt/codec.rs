@@ -264,9 +264,16 @@ pub fn disconnect_v5(reason: u8, reason_string: Option<&str>, max_packet: usize)
         d.properties.reason_string = reason_string.filter(|_| with_string).map(Into::into);
         v5_bytes(v5::Packet::Disconnect(d))
     };
-    match encode(true) {
+    let bytes = match encode(true) {
         Some(p) if p.len() <= max_packet => p,
         _ => encode(false).unwrap_or_default(),
+    };
+    // The property length may be left out when there are none, but some clients (rumqttc)
+    // cannot read that form: write it.
+    if bytes.len() == 3 {
+        vec![bytes[0], 0x02, bytes[2], 0x00]
+    } else {
+        bytes
     }
 }
 
@@ -407,7 +414,10 @@ mod tests {
         v5.extend_from_slice(&[0, 1, b'x']);
         v5[1] = (v5.len() - 2) as u8;
         let c = decode_connect(&v5).unwrap();
-        assert_eq!((c.version, c.max_packet, c.problem_info), (Version::V5, 100, false));
+        assert_eq!(
+            (c.version, c.max_packet, c.problem_info),
+            (Version::V5, 100, false)
+        );
         assert!(decode_connect(&[0x10, 0x02, 0, 1]).is_err());
     }
 
@@ -426,8 +436,11 @@ mod tests {
         assert_eq!(ack_pid(&[0x40, 0x01, 1]), None);
         assert_eq!(ack_reason_v5(&[0x40, 0x03, 0, 7, 0x99]), 0x99);
         assert_eq!(ack_reason_v5(&[0x40, 0x02, 0, 7]), 0);
-        assert_eq!(disconnect_v5(0x99, Some("no"), 1000)[..3], [0xe0, 0x07, 0x99]);
-        assert_eq!(disconnect_v5(0x99, Some("no"), 4), [0xe0, 0x01, 0x99]);
+        assert_eq!(
+            disconnect_v5(0x99, Some("no"), 1000)[..3],
+            [0xe0, 0x07, 0x99]
+        );
+        assert_eq!(disconnect_v5(0x99, Some("no"), 4), [0xe0, 0x02, 0x99, 0]);
     }
 
     #[test]

@@ -202,13 +202,17 @@ async fn unavailable<S: AsyncWrite>(
     let _ = w.shutdown().await;
 }
 
-/// Reads until one whole frame is buffered; `None` at a clean end of stream.
+/// Reads until the first frame is buffered; `None` at a clean end of stream. Anything but a
+/// CONNECT is given up on at its first byte.
 async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut R,
     buf: &mut BytesMut,
     max: usize,
 ) -> Result<Option<Bytes>, FrameError> {
     loop {
+        if buf.first().is_some_and(|b| *b != kind::CONNECT << 4) {
+            return Err(FrameError::Malformed);
+        }
         if let Some(n) = codec::frame_len(buf, max)? {
             return Ok(Some(buf.split_to(n).freeze()));
         }
@@ -254,9 +258,25 @@ async fn downstream<S: AsyncWrite>(
             if writer.lock().await.write_all(&chunk).await.is_err() {
                 return;
             }
+            if whole >= LARGE_PACKET {
+                drop(chunk);
+                renew(&mut buf);
+                crate::registry::work::release_free_memory();
+            }
         }
         shrink(&mut buf);
     }
+}
+
+/// Packets from this size on give their memory back to the system once handled.
+const LARGE_PACKET: usize = 4 << 20;
+
+/// A buffer of its own for what is left in `buf` (what a large packet was split from shares
+/// its allocation until then).
+fn renew(buf: &mut BytesMut) {
+    let mut fresh = BytesMut::with_capacity(8192.max(buf.len()));
+    fresh.extend_from_slice(buf);
+    *buf = fresh;
 }
 
 /// Gives back a buffer's memory after a large packet passed.
@@ -301,7 +321,16 @@ where
                 }
             };
             let frame = inbuf.split_to(n).freeze();
-            match handle(shared, client, frame, &mut out, writer, inflight).await {
+            let large = n >= LARGE_PACKET;
+            let step = handle(shared, client, frame, &mut out, writer, inflight).await;
+            if large {
+                // Give a large packet's memory (buffer, decoded payload, validation) back.
+                let _ = up.write_all(&out).await;
+                out = Vec::with_capacity(8192);
+                renew(inbuf);
+                crate::registry::work::release_free_memory();
+            }
+            match step {
                 Step::Go => {}
                 Step::Flush => {
                     // DISCONNECT: forward what came before and it, then end.
@@ -517,8 +546,8 @@ async fn publish<S: AsyncWrite>(
             Step::Go
         }
         Version::V3 => {
-            let close = refusal.action == Action::Disconnect
-                || refusal.mqtt311 == Mqtt311Refusal::Close;
+            let close =
+                refusal.action == Action::Disconnect || refusal.mqtt311 == Mqtt311Refusal::Close;
             if close {
                 return Step::Close;
             }
@@ -570,7 +599,10 @@ pub fn action_label(action: Action) -> &'static str {
 
 fn dead_letter(shared: &Shared, client: &Client, refusal: &Refusal, topic: &str, payload: Bytes) {
     let (Some(dlq), Some(dlq_topic)) = (&shared.dead_letters, &refusal.dlq_topic) else {
-        tracing::warn!(topic, "no dead-letter topic configured: the message is only refused");
+        tracing::warn!(
+            topic,
+            "no dead-letter topic configured: the message is only refused"
+        );
         ProxyMetrics::outcome(&shared.metrics.dead_letters, "failed");
         return;
     };
@@ -599,8 +631,7 @@ fn forward(
 ) {
     let mut rewrite_topic = None;
     if let Some(a) = p.topic_alias {
-        if p.topic.is_empty() && client.broker_aliases.get(&a).map(String::as_str) != Some(topic)
-        {
+        if p.topic.is_empty() && client.broker_aliases.get(&a).map(String::as_str) != Some(topic) {
             rewrite_topic = Some(topic);
         }
         client.broker_aliases.insert(a, topic.to_owned());
