@@ -1,4 +1,5 @@
-# Build: docker build -t accord .   Run: see docker-compose.yml
+# Build: docker build -t accord .   Run: see docker-compose.yml. The image holds accord-server
+# (the entrypoint) and accord-proxy (run it with --entrypoint accord-proxy).
 # The build image has what the bundled librdkafka needs (make, a C compiler, OpenSSL and zlib
 # headers); the runtime one links OpenSSL 3 and zlib.
 FROM rust:1-bookworm AS build
@@ -8,14 +9,15 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir -p src/bin benches tests/it \
  && echo 'fn main() {}' > src/bin/accord-server.rs \
+ && echo 'fn main() {}' > src/bin/accord-proxy.rs \
  && touch src/lib.rs tests/it/main.rs \
- && for b in http validate governance changes; do echo 'fn main() {}' > "benches/$b.rs"; done \
- && cargo build --release --locked --bin accord-server \
+ && for b in http validate governance changes proxy; do echo 'fn main() {}' > "benches/$b.rs"; done \
+ && cargo build --release --locked --bin accord-server --bin accord-proxy \
  && rm -rf src benches tests
 COPY . .
 # The sources may be older than the placeholder build: touch them so cargo rebuilds Accord.
-RUN touch src/lib.rs src/bin/accord-server.rs \
- && cargo build --release --locked --bin accord-server
+RUN touch src/lib.rs src/bin/accord-server.rs src/bin/accord-proxy.rs \
+ && cargo build --release --locked --bin accord-server --bin accord-proxy
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -24,6 +26,7 @@ RUN apt-get update \
  && useradd --system --uid 10001 --home /var/lib/accord accord \
  && mkdir -p /var/lib/accord && chown accord /var/lib/accord
 COPY --from=build /src/target/release/accord-server /usr/local/bin/accord-server
+COPY --from=build /src/target/release/accord-proxy /usr/local/bin/accord-proxy
 USER accord
 ENV ACCORD_LISTEN=0.0.0.0:8081 ACCORD_DATA_DIR=/var/lib/accord
 # The embedded store (when DATABASE_URL is unset) lives here: keep it outside the container.

@@ -19,8 +19,9 @@ pub mod governance;
 /// Prometheus metrics for `/metrics`.
 #[cfg(feature = "server")]
 pub mod metrics;
-/// The proxy's core: registry client and interceptor.
-#[cfg(feature = "server")]
+/// `accord-proxy`: MQTT codec and sessions, registry client, interceptor, operations. Without
+/// the server feature only the codec (`mqtt-codec`, for the fuzz targets).
+#[cfg(any(feature = "server", feature = "mqtt-codec"))]
 pub mod proxy;
 /// The registry domain service: register, look up, delete, configure.
 #[cfg(feature = "server")]

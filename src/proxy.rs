@@ -3,20 +3,31 @@
 //! sessions call per published message (binding → lookup → validate → verdict). Never touches
 //! storage.
 
+#[cfg(feature = "server")]
 pub mod config;
+#[cfg(feature = "server")]
 pub mod dead_letters;
+#[cfg(feature = "server")]
 pub mod interceptor;
+#[cfg(feature = "server")]
 pub mod metrics;
 pub mod mqtt;
+#[cfg(feature = "server")]
 pub mod registry_client;
+#[cfg(feature = "server")]
 pub mod server;
 
+#[cfg(feature = "server")]
 use std::net::SocketAddr;
+#[cfg(feature = "server")]
 use std::sync::Mutex;
+#[cfg(feature = "server")]
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "server")]
 use interceptor::Refusal;
 
+#[cfg(feature = "server")]
 /// Refusals logged at most `per_second` a second (a flood of bad messages must not flood the
 /// logs); how many were left out is logged with the next one.
 pub struct RefusalLog {
@@ -24,6 +35,7 @@ pub struct RefusalLog {
     window: Mutex<(Instant, u32, u64)>,
 }
 
+#[cfg(feature = "server")]
 impl RefusalLog {
     pub fn new(per_second: u32) -> Self {
         Self {

@@ -3,4 +3,5 @@
 //! packet is forwarded as its original bytes.
 
 pub mod codec;
+#[cfg(feature = "server")]
 pub mod session;

@@ -753,3 +753,121 @@ fn example_config_is_valid() {
     let problems = accord::proxy::config::check_bindings(&file.bindings, file.dlq_topic.as_deref());
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+/// What the broker does for sessions passes through: a will when a client vanishes, a session
+/// taken over by a second connection with the same id (the first is closed), and a persistent
+/// session's queued message on reconnect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wills_takeover_and_persistent_sessions() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let proxy = ProxyProcess::start(&app.base, "", &[]).await;
+    let p = prefix();
+    let mut sub = Subscriber::on(&format!("{p}/#")).await;
+    // 3.1.1 CONNECT with a will (QoS 0) on {p}/will.
+    let will_topic = format!("{p}/will");
+    let id = format!("w-{}", uuid::Uuid::new_v4().simple());
+    let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0x02 | 0x04, 0, 60];
+    for s in [id.as_bytes(), will_topic.as_bytes(), b"gone"] {
+        body.extend_from_slice(&(s.len() as u16).to_be_bytes());
+        body.extend_from_slice(s);
+    }
+    let (raw, connack) = Raw::connect(proxy.port, &packet(0x10, &body)).await;
+    assert_eq!(connack[3], 0);
+    drop(raw); // vanishes without DISCONNECT
+    let will = sub.next().await;
+    assert_eq!(
+        (will.topic.as_str(), &will.payload[..]),
+        (will_topic.as_str(), &b"gone"[..])
+    );
+
+    // Takeover: the same client id again; the broker closes the first, and so does the proxy.
+    let id = format!("t-{}", uuid::Uuid::new_v4().simple());
+    let (mut first, _) = Raw::connect(proxy.port, &connect(&id, true, &[])).await;
+    let (mut second, _) = Raw::connect(proxy.port, &connect(&id, true, &[])).await;
+    assert!(
+        first.closed_within(Duration::from_secs(3)).await,
+        "taken over"
+    );
+    second.send(&packet(0xc0, &[])).await; // PINGREQ
+    assert_eq!(second.recv().await.expect("PINGRESP")[0], 0xd0);
+
+    // A persistent session (clean session 0): subscribe, leave, a message is queued, come back.
+    let id = format!("s-{}", uuid::Uuid::new_v4().simple());
+    let persistent = |id: &str| {
+        let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0x00, 0, 60];
+        body.extend_from_slice(&(id.len() as u16).to_be_bytes());
+        body.extend_from_slice(id.as_bytes());
+        packet(0x10, &body)
+    };
+    let topic = format!("{p}/queued");
+    let (mut c, connack) = Raw::connect(proxy.port, &persistent(&id)).await;
+    assert_eq!(connack[2] & 1, 0, "no session yet");
+    let mut sub_body = vec![0, 1];
+    sub_body.extend_from_slice(&(topic.len() as u16).to_be_bytes());
+    sub_body.extend_from_slice(topic.as_bytes());
+    sub_body.push(1);
+    c.send(&packet(0x82, &sub_body)).await;
+    assert_eq!(c.recv().await.expect("SUBACK")[0], 0x90);
+    c.send(&packet(0xe0, &[])).await;
+    assert!(c.closed_within(Duration::from_secs(2)).await);
+    let direct = Publisher::connect(crate::mqtt_helpers::MOSQUITTO.1, true).await;
+    direct.publish(&topic, 1, b"while away".to_vec()).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (mut c, connack) = Raw::connect(proxy.port, &persistent(&id)).await;
+    assert_eq!(connack[2] & 1, 1, "session present");
+    let queued = c.recv().await.expect("the queued PUBLISH");
+    assert_eq!(queued[0] >> 4, 3);
+    assert!(queued.ends_with(b"while away"));
+    // Acknowledge it (its packet id follows the topic) and end the session.
+    let tlen = usize::from(u16::from_be_bytes([queued[2], queued[3]]));
+    let pid = [queued[4 + tlen], queued[5 + tlen]];
+    c.send(&packet(0x40, &pid)).await;
+    let mut clean = persistent(&id);
+    clean[9] = 0x02;
+    drop(c);
+    let _ = Raw::connect(proxy.port, &clean).await;
+}
+
+/// With authentication on in the registry, the proxy reads it with its own API key; without
+/// one it is not ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_uses_its_own_api_key() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.auth = true).await;
+    let admin = crate::governance::admin_key(&app);
+    let p = prefix();
+    let subject = subject_of(&p, "k");
+    let (s, b) = crate::governance::call(
+        &app,
+        reqwest::Method::POST,
+        &format!("/subjects/{subject}/versions"),
+        Some(json!({"schema": JSON_SCHEMA, "schemaType": "JSON"})),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = crate::governance::call(
+        &app,
+        reqwest::Method::PUT,
+        "/accord/v1/bindings/k",
+        Some(json!({"destination": format!("{p}/k"), "subject": subject, "encoding": "raw"})),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let keyless = ProxyProcess::spawn(&app.base, "", &[]);
+    let key = format!("{}:{}", admin.id, admin.secret);
+    let proxy = ProxyProcess::start(&app.base, "", &[("ACCORD_PROXY_REGISTRY_KEY", key)]).await;
+    let mut publisher = Publisher::connect(proxy.port, true).await;
+    let s = publisher
+        .publish_acked(&format!("{p}/k"), 1, b"{}".to_vec())
+        .await;
+    assert!(ack_of("puback", "PayloadFormatInvalid")(&s), "{s:?}");
+    let s = publisher
+        .publish_acked(&format!("{p}/k"), 1, br#"{"c": 1}"#.to_vec())
+        .await;
+    assert!(ack_of("puback", "Success")(&s), "{s:?}");
+    let ready = reqwest::get(format!("{}/health/ready", keyless.admin))
+        .await
+        .expect("keyless proxy answers");
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+}

@@ -1,0 +1,358 @@
+//! What `accord-proxy` costs an MQTT publisher: QoS 1 throughput and publish → PUBACK latency
+//! of 256-byte JSON and Avro payloads from 16 publishers, (a) straight to the local Mosquitto,
+//! (b) through the proxy binary (this build) with every message validated. The runs are
+//! interleaved round after round (direct JSON, proxy JSON, direct Avro, proxy Avro) so the
+//! machine's noise falls on both; the bench prints each run and, per payload, the median of
+//! the rounds' throughput ratios (target ≥ 0.85) and the p99 added (target < 1 ms).
+//!
+//! Each publisher is a raw MQTT 5 client on its own connection keeping `ACCORD_BENCH_WINDOW`
+//! (default 8) publishes in flight; latency is from writing a PUBLISH to reading its PUBACK.
+//!
+//! Run: `cargo bench --bench proxy` (Mosquitto on 127.0.0.1:1883, or ACCORD_BENCH_MQTT).
+//! Environment: ACCORD_BENCH_SECONDS per run (default 3), ACCORD_BENCH_ROUNDS (default 5),
+//! ACCORD_BENCH_PUBLISHERS (default 16).
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use accord::config::ServerConfig;
+use accord::startup::Application;
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+mod common;
+use common::env_or;
+
+fn vbi(mut n: usize, out: &mut Vec<u8>) {
+    loop {
+        let mut b = (n % 128) as u8;
+        n /= 128;
+        if n > 0 {
+            b |= 0x80;
+        }
+        out.push(b);
+        if n == 0 {
+            return;
+        }
+    }
+}
+
+fn packet(first: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![first];
+    vbi(body.len(), &mut out);
+    out.extend_from_slice(body);
+    out
+}
+
+fn connect_packet(id: &str) -> Vec<u8> {
+    let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 5, 2, 0, 60, 0];
+    body.extend_from_slice(&(id.len() as u16).to_be_bytes());
+    body.extend_from_slice(id.as_bytes());
+    packet(0x10, &body)
+}
+
+fn publish_packet(topic: &str, pid: u16, payload: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(payload.len() + topic.len() + 8);
+    body.extend_from_slice(&(topic.len() as u16).to_be_bytes());
+    body.extend_from_slice(topic.as_bytes());
+    body.extend_from_slice(&pid.to_be_bytes());
+    body.push(0);
+    body.extend_from_slice(payload);
+    packet(0x32, &body)
+}
+
+fn frame_len(buf: &[u8]) -> Option<usize> {
+    let mut len = 0usize;
+    for i in 0..4 {
+        let b = *buf.get(1 + i)?;
+        len |= usize::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            let total = 2 + i + len;
+            return (buf.len() >= total).then_some(total);
+        }
+    }
+    None
+}
+
+/// One publisher for `run_for`: its acknowledged count and latencies.
+async fn publisher(
+    addr: String,
+    id: String,
+    topic: String,
+    payload: Vec<u8>,
+    window: usize,
+    run_for: Duration,
+) -> Result<Vec<Duration>> {
+    let mut s = TcpStream::connect(&addr).await.context("connect")?;
+    s.set_nodelay(true)?;
+    s.write_all(&connect_packet(&id)).await?;
+    let mut buf = Vec::with_capacity(65536);
+    let mut chunk = vec![0u8; 65536];
+    // CONNACK.
+    loop {
+        if let Some(n) = frame_len(&buf) {
+            if buf[0] != 0x20 || buf.get(3) != Some(&0) {
+                bail!("connection refused: {:?}", &buf[..n]);
+            }
+            buf.drain(..n);
+            break;
+        }
+        let n = s.read(&mut chunk).await?;
+        if n == 0 {
+            bail!("closed before CONNACK");
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let mut sent: HashMap<u16, Instant> = HashMap::new();
+    let mut latencies = Vec::new();
+    let mut next_pid: u16 = 1;
+    let until = Instant::now() + run_for;
+    loop {
+        let mut out = Vec::new();
+        while sent.len() < window && Instant::now() < until {
+            out.extend_from_slice(&publish_packet(&topic, next_pid, &payload));
+            sent.insert(next_pid, Instant::now());
+            next_pid = next_pid.checked_add(1).unwrap_or(1);
+        }
+        if !out.is_empty() {
+            s.write_all(&out).await?;
+        }
+        if sent.is_empty() {
+            break;
+        }
+        let n = s.read(&mut chunk).await?;
+        if n == 0 {
+            bail!("closed");
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let mut at = 0;
+        while let Some(len) = frame_len(&buf[at..]) {
+            let f = &buf[at..at + len];
+            if f[0] >> 4 == 4 {
+                let pid = u16::from_be_bytes([f[2], f[3]]);
+                if f.len() > 4 && f[4] >= 0x80 {
+                    bail!("PUBACK with reason {:#x}: the payload was refused", f[4]);
+                }
+                if let Some(t) = sent.remove(&pid) {
+                    latencies.push(t.elapsed());
+                }
+            }
+            at += len;
+        }
+        buf.drain(..at);
+    }
+    Ok(latencies)
+}
+
+struct Run {
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+async fn run(addr: &str, topic: &str, payload: &[u8], label: &str) -> Result<Run> {
+    let publishers: usize = env_or("ACCORD_BENCH_PUBLISHERS", 16);
+    let window: usize = env_or("ACCORD_BENCH_WINDOW", 8);
+    let seconds: f64 = env_or("ACCORD_BENCH_SECONDS", 3.0);
+    let run_for = Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..publishers)
+        .map(|i| {
+            tokio::spawn(publisher(
+                addr.to_owned(),
+                format!("bench-{label}-{i}-{}", uuid::Uuid::new_v4().simple()),
+                format!("{topic}/{i}"),
+                payload.to_vec(),
+                window,
+                run_for,
+            ))
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    if all.is_empty() {
+        bail!("no publish was acknowledged");
+    }
+    let pick = |p: f64| all[((all.len() as f64 - 1.0) * p).round() as usize];
+    Ok(Run {
+        rate: all.len() as f64 / elapsed,
+        p50: pick(0.50),
+        p99: pick(0.99),
+    })
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+struct Proxy(Child);
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+async fn bench() -> Result<()> {
+    let broker = std::env::var("ACCORD_BENCH_MQTT").unwrap_or_else(|_| "127.0.0.1:1883".into());
+    TcpStream::connect(&broker)
+        .await
+        .with_context(|| format!("an MQTT broker must listen on {broker}"))?;
+    let dir = tempfile::tempdir()?;
+    let app = Application::build(ServerConfig::ephemeral(None, dir.path().to_path_buf())).await?;
+    let registry = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until(std::future::pending()));
+    let http = reqwest::Client::new();
+    let prefix = format!("accord-bench/{}", uuid::Uuid::new_v4().simple());
+    // 256-byte payloads: JSON validated as raw bytes, Avro in the Confluent frame.
+    let json_schema = json!({"type": "object", "required": ["device", "c", "note"],
+        "properties": {"device": {"type": "string"}, "c": {"type": "number"},
+                       "note": {"type": "string"}}});
+    let avro_schema = json!({"type": "record", "name": "Reading", "fields": [
+        {"name": "device", "type": "string"}, {"name": "c", "type": "double"},
+        {"name": "note", "type": "string"}]});
+    let mut ids = HashMap::new();
+    for (leaf, kind, schema) in [
+        ("json", "JSON", &json_schema),
+        ("avro", "AVRO", &avro_schema),
+    ] {
+        let subject = format!("bench-{leaf}-value");
+        let r: serde_json::Value = http
+            .post(format!("{registry}/subjects/{subject}/versions"))
+            .json(&json!({"schema": schema.to_string(), "schemaType": kind}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        ids.insert(leaf, r["id"].as_i64().context("registered")?);
+        let encoding = if leaf == "json" { "raw" } else { "confluent" };
+        let s = http
+            .put(format!("{registry}/accord/v1/bindings/bench-{leaf}"))
+            .json(
+                &json!({"destination": format!("{prefix}/{leaf}/+"), "subject": subject,
+                          "encoding": encoding}),
+            )
+            .send()
+            .await?
+            .status();
+        if !s.is_success() {
+            bail!("binding: {s}");
+        }
+    }
+    let mut json_payload = br#"{"device":"sensor-0042","c":21.5,"note":""#.to_vec();
+    json_payload.resize(256 - 2, b'x');
+    json_payload.extend_from_slice(br#""}"#);
+    let mut datum = Vec::new();
+    let device = b"sensor-0042";
+    datum.push((device.len() * 2) as u8);
+    datum.extend_from_slice(device);
+    datum.extend_from_slice(&21.5f64.to_le_bytes());
+    let note_len = 256 - 5 - datum.len() - 2;
+    let zig = note_len * 2;
+    datum.push((zig & 0x7f) as u8 | 0x80);
+    datum.push((zig >> 7) as u8);
+    datum.extend(std::iter::repeat_n(b'x', note_len));
+    let mut avro_payload = vec![0];
+    avro_payload.extend_from_slice(&(ids["avro"] as u32).to_be_bytes());
+    avro_payload.extend_from_slice(&datum);
+    assert_eq!(json_payload.len(), 256);
+    assert_eq!(avro_payload.len(), 256);
+
+    let port = free_port()?;
+    let admin = free_port()?;
+    let _proxy = Proxy(
+        Command::new(env!("CARGO_BIN_EXE_accord-proxy"))
+            .env("ACCORD_PROXY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("ACCORD_PROXY_ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
+            .env("ACCORD_PROXY_REGISTRY", &registry)
+            .env("ACCORD_PROXY_UPSTREAM", &broker)
+            .env("ACCORD_PROXY_UNBOUND", "reject")
+            .env("ACCORD_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .context("accord-proxy starts")?,
+    );
+    let ready = format!("http://127.0.0.1:{admin}/health/ready");
+    let mut up = false;
+    for _ in 0..200 {
+        if http
+            .get(&ready)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if !up {
+        bail!("accord-proxy did not become ready");
+    }
+    let via = format!("127.0.0.1:{port}");
+    // Warm-up: caches filled, both paths exercised.
+    for (leaf, payload) in [("json", &json_payload), ("avro", &avro_payload)] {
+        let topic = format!("{prefix}/{leaf}");
+        run(&via, &topic, payload, "warm").await?;
+        run(&broker, &topic, payload, "warm").await?;
+    }
+    let rounds: usize = env_or("ACCORD_BENCH_ROUNDS", 5);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let mut summary: HashMap<&str, (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)> = HashMap::new();
+    println!("round  payload  path    msgs/s     p50 ms  p99 ms");
+    for round in 1..=rounds {
+        for (leaf, payload) in [("json", &json_payload), ("avro", &avro_payload)] {
+            let topic = format!("{prefix}/{leaf}");
+            let direct = run(&broker, &topic, payload, "direct").await?;
+            let proxied = run(&via, &topic, payload, "proxy").await?;
+            for (path, r) in [("direct", &direct), ("proxy", &proxied)] {
+                println!(
+                    "{round:>5}  {leaf:<7}  {path:<6}  {:>9.0}  {:>6.3}  {:>6.3}",
+                    r.rate,
+                    ms(r.p50),
+                    ms(r.p99)
+                );
+            }
+            let e = summary.entry(leaf).or_default();
+            e.0.push(proxied.rate / direct.rate);
+            e.1.push(ms(proxied.p99) - ms(direct.p99));
+            e.2.push(ms(direct.p50));
+            e.3.push(ms(proxied.p50));
+        }
+    }
+    for leaf in ["json", "avro"] {
+        let (ratios, added, d50, p50) = summary.remove(leaf).context("rounds")?;
+        println!(
+            "{leaf}: throughput through the proxy {:.2}× direct (target ≥ 0.85); p99 added {:.3} ms \
+             (target < 1 ms); p50 {:.3} ms direct, {:.3} ms proxied (medians of {rounds} rounds)",
+            median(ratios),
+            median(added),
+            median(d50),
+            median(p50)
+        );
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    // `cargo bench` passes --bench; `cargo test --benches` does not: then nothing is measured.
+    if !std::env::args().any(|a| a == "--bench") {
+        return Ok(());
+    }
+    tokio::runtime::Runtime::new()?.block_on(bench())
+}
