@@ -147,6 +147,15 @@ async fn publisher(
     Ok(latencies)
 }
 
+/// Per payload, one value a round.
+#[derive(Default)]
+struct Summary {
+    ratios: Vec<f64>,
+    p99_added: Vec<f64>,
+    direct_p50: Vec<f64>,
+    proxied_p50: Vec<f64>,
+}
+
 struct Run {
     rate: f64,
     p50: Duration,
@@ -313,7 +322,7 @@ async fn bench() -> Result<()> {
     }
     let rounds: usize = env_or("ACCORD_BENCH_ROUNDS", 5);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let mut summary: HashMap<&str, (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)> = HashMap::new();
+    let mut summary: HashMap<&str, Summary> = HashMap::new();
     println!("round  payload  path    msgs/s     p50 ms  p99 ms");
     for round in 1..=rounds {
         for (leaf, payload) in [("json", &json_payload), ("avro", &avro_payload)] {
@@ -329,14 +338,19 @@ async fn bench() -> Result<()> {
                 );
             }
             let e = summary.entry(leaf).or_default();
-            e.0.push(proxied.rate / direct.rate);
-            e.1.push(ms(proxied.p99) - ms(direct.p99));
-            e.2.push(ms(direct.p50));
-            e.3.push(ms(proxied.p50));
+            e.ratios.push(proxied.rate / direct.rate);
+            e.p99_added.push(ms(proxied.p99) - ms(direct.p99));
+            e.direct_p50.push(ms(direct.p50));
+            e.proxied_p50.push(ms(proxied.p50));
         }
     }
     for leaf in ["json", "avro"] {
-        let (ratios, added, d50, p50) = summary.remove(leaf).context("rounds")?;
+        let Summary {
+            ratios,
+            p99_added: added,
+            direct_p50: d50,
+            proxied_p50: p50,
+        } = summary.remove(leaf).context("rounds")?;
         println!(
             "{leaf}: throughput through the proxy {:.2}× direct (target ≥ 0.85); p99 added {:.3} ms \
              (target < 1 ms); p50 {:.3} ms direct, {:.3} ms proxied (medians of {rounds} rounds)",

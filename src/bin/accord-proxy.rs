@@ -1,9 +1,8 @@
 //! `accord-proxy`: validates MQTT publishes against their contracts in front of a broker.
 
 use clap::{CommandFactory, FromArgMatches, Parser};
-use tracing_subscriber::EnvFilter;
 
-use accord::config::LogFormat;
+use accord::config::init_logging;
 use accord::proxy::config::{ProxyConfig, ProxyFile};
 use accord::proxy::server::Proxy;
 
@@ -20,18 +19,6 @@ use accord::proxy::server::Proxy;
 struct Cli {
     #[command(flatten)]
     config: ProxyConfig,
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("ACCORD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Plain => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
 }
 
 fn load() -> Result<ProxyConfig, String> {

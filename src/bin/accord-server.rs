@@ -2,9 +2,8 @@
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
-use accord::config::{FileConfig, LogFormat, ServerConfig};
+use accord::config::{init_logging, FileConfig, ServerConfig};
 use accord::startup::{open_store, Application};
 
 #[derive(Parser)]
@@ -35,19 +34,6 @@ enum Command {
         #[arg(long, default_value = "created by accord-server create-admin-key")]
         description: String,
     },
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("ACCORD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        // Colour only for a person at a terminal, not in files, pipes or log collectors.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Plain => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
 }
 
 /// Start-up errors are printed as one readable chain, never as a backtrace.

@@ -399,6 +399,14 @@ async fn close_with<S: AsyncWrite>(
     }
 }
 
+/// Writes the proxy's own answer to the client.
+async fn answer<S: AsyncWrite>(writer: &ClientWriter<S>, packet: &[u8]) -> Step {
+    match writer.lock().await.write_all(packet).await {
+        Ok(()) => Step::Go,
+        Err(_) => Step::Close,
+    }
+}
+
 /// One client → broker frame.
 async fn handle<S: AsyncWrite>(
     shared: &Shared,
@@ -412,25 +420,19 @@ async fn handle<S: AsyncWrite>(
         kind::PUBLISH => publish(shared, client, frame, out, writer, inflight).await,
         kind::PUBREL => {
             let pid = codec::ack_pid(&frame);
-            if let Some(pid) = pid.filter(|p| client.owned_qos2.remove(p)) {
-                let comp = codec::pubcomp(client.version, pid);
-                if writer.lock().await.write_all(&comp).await.is_err() {
-                    return Step::Close;
+            match pid.filter(|p| client.owned_qos2.remove(p)) {
+                Some(pid) => answer(writer, &codec::pubcomp(client.version, pid)).await,
+                None => {
+                    out.extend_from_slice(&frame);
+                    Step::Go
                 }
-            } else {
-                out.extend_from_slice(&frame);
             }
-            Step::Go
         }
         kind::DISCONNECT => {
             out.extend_from_slice(&frame);
             Step::Flush
         }
-        kind::CONNECT => {
-            // A second CONNECT is a protocol violation; the broker closes the connection.
-            out.extend_from_slice(&frame);
-            Step::Go
-        }
+        // Everything else, a second CONNECT too (the broker closes for that protocol error).
         _ => {
             out.extend_from_slice(&frame);
             Step::Go
@@ -540,10 +542,7 @@ async fn publish<S: AsyncWrite>(
                 text,
                 client.max_packet,
             );
-            if writer.lock().await.write_all(&ack).await.is_err() {
-                return Step::Close;
-            }
-            Step::Go
+            answer(writer, &ack).await
         }
         Version::V3 => {
             let close =
@@ -559,10 +558,7 @@ async fn publish<S: AsyncWrite>(
                 client.owned_qos2.insert(pid);
             }
             let ack = codec::refusal(Version::V3, p.qos, pid, 0, None, client.max_packet);
-            if writer.lock().await.write_all(&ack).await.is_err() {
-                return Step::Close;
-            }
-            Step::Go
+            answer(writer, &ack).await
         }
     }
 }
