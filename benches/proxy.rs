@@ -157,6 +157,7 @@ struct Summary {
 }
 
 struct Run {
+    count: usize,
     rate: f64,
     p50: Duration,
     p99: Duration,
@@ -191,6 +192,7 @@ async fn run(addr: &str, topic: &str, payload: &[u8], label: &str) -> Result<Run
     }
     let pick = |p: f64| all[((all.len() as f64 - 1.0) * p).round() as usize];
     Ok(Run {
+        count: all.len(),
         rate: all.len() as f64 / elapsed,
         p50: pick(0.50),
         p99: pick(0.99),
@@ -290,7 +292,7 @@ async fn bench() -> Result<()> {
             .env("ACCORD_PROXY_ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
             .env("ACCORD_PROXY_REGISTRY", &registry)
             .env("ACCORD_PROXY_UPSTREAM", &broker)
-            .env("ACCORD_PROXY_UNBOUND", "reject")
+            .env("ACCORD_PROXY_UNBOUND", "allow")
             .env("ACCORD_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
@@ -314,6 +316,7 @@ async fn bench() -> Result<()> {
         bail!("accord-proxy did not become ready");
     }
     let via = format!("127.0.0.1:{port}");
+    let proxy_pid = _proxy.0.id();
     // Warm-up: caches filled, both paths exercised.
     for (leaf, payload) in [("json", &json_payload), ("avro", &avro_payload)] {
         let topic = format!("{prefix}/{leaf}");
@@ -323,20 +326,31 @@ async fn bench() -> Result<()> {
     let rounds: usize = env_or("ACCORD_BENCH_ROUNDS", 5);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mut summary: HashMap<&str, Summary> = HashMap::new();
+    let mut e_relay = Vec::new();
     println!("round  payload  path    msgs/s     p50 ms  p99 ms");
     for round in 1..=rounds {
         for (leaf, payload) in [("json", &json_payload), ("avro", &avro_payload)] {
             let topic = format!("{prefix}/{leaf}");
             let direct = run(&broker, &topic, payload, "direct").await?;
+            let cpu = cpu_seconds(proxy_pid)?;
             let proxied = run(&via, &topic, payload, "proxy").await?;
-            for (path, r) in [("direct", &direct), ("proxy", &proxied)] {
+            let cpu_us = (cpu_seconds(proxy_pid)? - cpu) * 1e6 / proxied.count as f64;
+            // No binding on this topic: what relaying alone costs.
+            let relayed = run(&via, &format!("{prefix}/free"), payload, "relay").await?;
+            for (path, r) in [("direct", &direct), ("proxy", &proxied), ("relay", &relayed)] {
                 println!(
-                    "{round:>5}  {leaf:<7}  {path:<6}  {:>9.0}  {:>6.3}  {:>6.3}",
+                    "{round:>5}  {leaf:<7}  {path:<6}  {:>9.0}  {:>6.3}  {:>6.3}{}",
                     r.rate,
                     ms(r.p50),
-                    ms(r.p99)
+                    ms(r.p99),
+                    if path == "proxy" {
+                        format!("   proxy CPU {cpu_us:.1} µs/msg")
+                    } else {
+                        String::new()
+                    }
                 );
             }
+            e_relay.push(relayed.rate / direct.rate);
             let e = summary.entry(leaf).or_default();
             e.ratios.push(proxied.rate / direct.rate);
             e.p99_added.push(ms(proxied.p99) - ms(direct.p99));
@@ -360,7 +374,20 @@ async fn bench() -> Result<()> {
             median(p50)
         );
     }
+    println!(
+        "relaying alone (a topic no binding covers): {:.2}× direct",
+        median(e_relay)
+    );
     Ok(())
+}
+
+/// The process's CPU time so far (user + system), from /proc.
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after = stat.rsplit_once(')').context("stat")?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    Ok(ticks / 100.0)
 }
 
 fn main() -> Result<()> {

@@ -149,6 +149,20 @@ pub struct Refusal {
     pub mqtt311: Mqtt311Refusal,
 }
 
+/// A binding in force, without copying it out of its list.
+pub struct Bound {
+    list: Arc<Vec<Binding>>,
+    index: usize,
+}
+
+impl std::ops::Deref for Bound {
+    type Target = Binding;
+
+    fn deref(&self) -> &Binding {
+        &self.list[self.index]
+    }
+}
+
 /// The interceptor, shared by every connection.
 pub struct Interceptor {
     registry: Arc<dyn Lookup>,
@@ -196,25 +210,29 @@ impl Interceptor {
 
     /// The binding that covers `destination`: the most specific matching filter (most literal
     /// levels, then no `#`), the proxy's own before the registry's on a tie.
-    pub fn binding_for(&self, destination: &str) -> Option<Binding> {
-        let registry = self.registry.bindings();
-        let configured = self.configured();
-        let mut best: Option<(&Binding, (usize, bool))> = None;
-        for b in configured.iter().chain(registry.iter()) {
-            if !topic_matches(&b.destination, destination) {
-                continue;
-            }
-            let literal = b
-                .destination
-                .split('/')
-                .filter(|l| *l != "+" && *l != "#")
-                .count();
-            let score = (literal, !b.destination.ends_with('#'));
-            if best.is_none_or(|(_, s)| score > s) {
-                best = Some((b, score));
+    pub fn binding_for(&self, destination: &str) -> Option<Bound> {
+        let lists = [self.configured(), self.registry.bindings()];
+        let mut best: Option<(usize, usize, (usize, bool))> = None;
+        for (l, list) in lists.iter().enumerate() {
+            for (i, b) in list.iter().enumerate() {
+                if !topic_matches(&b.destination, destination) {
+                    continue;
+                }
+                let literal = b
+                    .destination
+                    .split('/')
+                    .filter(|l| *l != "+" && *l != "#")
+                    .count();
+                let score = (literal, !b.destination.ends_with('#'));
+                if best.is_none_or(|(_, _, s)| score > s) {
+                    best = Some((l, i, score));
+                }
             }
         }
-        best.map(|(b, _)| b.clone())
+        let (l, index, _) = best?;
+        let [configured, registry] = lists;
+        let list = if l == 0 { configured } else { registry };
+        Some(Bound { list, index })
     }
 
     /// Checks one message.

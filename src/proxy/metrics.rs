@@ -37,10 +37,15 @@ pub struct CacheLabels {
 }
 
 /// What the registry client counts; the client holds these (clones share the values) and the
-/// proxy's registry exposes them.
-#[derive(Clone, Debug, Default)]
+/// proxy's registry exposes them. The four cache counters are resolved once (no label lookup
+/// per message).
+#[derive(Clone, Debug)]
 pub struct RegistryStats {
     pub cache: Family<CacheLabels, Counter>,
+    schema_hit: Counter,
+    schema_miss: Counter,
+    versions_hit: Counter,
+    versions_miss: Counter,
     /// Requests to the registry that failed (unreachable, timed out, 5xx, unreadable).
     pub errors: Counter,
     /// The change-log position the proxy has read to.
@@ -51,14 +56,41 @@ pub struct RegistryStats {
     pub reachable: Gauge,
 }
 
+impl Default for RegistryStats {
+    fn default() -> Self {
+        let cache = Family::<CacheLabels, Counter>::default();
+        let get = |c: &str, r: &str| {
+            cache
+                .get_or_create(&CacheLabels {
+                    cache: c.to_owned(),
+                    result: r.to_owned(),
+                })
+                .clone()
+        };
+        Self {
+            schema_hit: get("schemas", "hit"),
+            schema_miss: get("schemas", "miss"),
+            versions_hit: get("versions", "hit"),
+            versions_miss: get("versions", "miss"),
+            cache,
+            errors: Counter::default(),
+            feed_position: Gauge::default(),
+            feed_lag: Gauge::default(),
+            reachable: Gauge::default(),
+        }
+    }
+}
+
 impl RegistryStats {
-    pub fn cache(&self, cache: &str, hit: bool) {
-        self.cache
-            .get_or_create(&CacheLabels {
-                cache: cache.to_owned(),
-                result: if hit { "hit" } else { "miss" }.to_owned(),
-            })
-            .inc();
+    /// A lookup in the `schemas` cache (`versions` when `schema` is false).
+    pub fn cache(&self, schema: bool, hit: bool) {
+        match (schema, hit) {
+            (true, true) => &self.schema_hit,
+            (true, false) => &self.schema_miss,
+            (false, true) => &self.versions_hit,
+            (false, false) => &self.versions_miss,
+        }
+        .inc();
     }
 }
 

@@ -74,7 +74,8 @@ pub struct HttpRegistry {
     http: reqwest::Client,
     key: Option<(String, String)>,
     formats: Formats,
-    schemas: RwLock<HashMap<(String, i64), Arc<dyn ParsedSchema>>>,
+    /// Parsed schemas by id, then by context (an id names a schema within its context).
+    schemas: RwLock<HashMap<i64, ByContext>>,
     /// Each subject's live versions, and whether the change feed said they changed since (a
     /// stale entry is read again, but still serves while the registry cannot be reached).
     subjects: RwLock<HashMap<String, Entry>>,
@@ -86,6 +87,9 @@ pub struct HttpRegistry {
     loaded: AtomicBool,
     stats: RegistryStats,
 }
+
+/// One id's parsed schema in each context that asked for it.
+type ByContext = Vec<(String, Arc<dyn ParsedSchema>)>;
 
 /// A subject's versions as cached.
 #[derive(Clone)]
@@ -385,21 +389,31 @@ fn encode(s: &str) -> String {
     out
 }
 
-fn context_of(subject: &str) -> String {
+/// The context of a subject; the default one without parsing (the common case).
+fn context_of(subject: &str) -> std::borrow::Cow<'static, str> {
+    if !subject.starts_with(':') {
+        return std::borrow::Cow::Borrowed(".");
+    }
     QualifiedSubject::parse(subject)
-        .map(|s| s.context)
-        .unwrap_or_else(|_| ".".into())
+        .map(|s| std::borrow::Cow::Owned(s.context))
+        .unwrap_or(std::borrow::Cow::Borrowed("."))
 }
 
 #[async_trait]
 impl Lookup for HttpRegistry {
     async fn schema(&self, subject: &str, id: i64) -> Result<Arc<dyn ParsedSchema>, LookupError> {
-        let key = (context_of(subject), id);
-        if let Some(s) = self.schemas.read().ok().and_then(|m| m.get(&key).cloned()) {
-            self.stats.cache("schemas", true);
+        let context = context_of(subject);
+        let cached = self.schemas.read().ok().and_then(|m| {
+            m.get(&id)?
+                .iter()
+                .find(|(c, _)| c == context.as_ref())
+                .map(|(_, s)| s.clone())
+        });
+        if let Some(s) = cached {
+            self.stats.cache(true, true);
             return Ok(s);
         }
-        self.stats.cache("schemas", false);
+        self.stats.cache(true, false);
         let answer = self
             .get(
                 &format!("/schemas/ids/{id}?subject={}", encode(subject)),
@@ -423,7 +437,10 @@ impl Lookup for HttpRegistry {
             parsed.prepare_validation();
         }
         if let Ok(mut m) = self.schemas.write() {
-            m.insert(key, parsed.clone());
+            let contexts = m.entry(id).or_default();
+            if !contexts.iter().any(|(c, _)| c == context.as_ref()) {
+                contexts.push((context.into_owned(), parsed.clone()));
+            }
         }
         Ok(parsed)
     }
@@ -447,11 +464,11 @@ impl Lookup for HttpRegistry {
                 })
             });
             if !fresh || recently_missed {
-                self.stats.cache("versions", true);
+                self.stats.cache(false, true);
                 return Ok(e.versions.clone());
             }
         }
-        self.stats.cache("versions", false);
+        self.stats.cache(false, false);
         let list = match self
             .get(
                 &format!(

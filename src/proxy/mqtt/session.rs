@@ -16,6 +16,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
+use prometheus_client::metrics::counter::Counter;
 use tokio_util::sync::CancellationToken;
 
 use super::codec::{self, kind, FrameError, Version};
@@ -75,6 +76,26 @@ struct Client {
     /// that set one never reached the broker).
     client_aliases: HashMap<u16, String>,
     broker_aliases: HashMap<u16, String>,
+    /// The last binding's matched and valid counters (a client mostly publishes to one).
+    counters: Option<(String, Counter, Counter)>,
+}
+
+impl Client {
+    /// The matched and valid counters of `binding`.
+    fn counters(&mut self, metrics: &ProxyMetrics, binding: &str) -> (Counter, Counter) {
+        match &self.counters {
+            Some((b, matched, valid)) if b == binding => (matched.clone(), valid.clone()),
+            _ => {
+                let labels = BindingLabels {
+                    binding: binding.to_owned(),
+                };
+                let matched = metrics.matched.get_or_create(&labels).clone();
+                let valid = metrics.valid.get_or_create(&labels).clone();
+                self.counters = Some((binding.to_owned(), matched.clone(), valid.clone()));
+                (matched, valid)
+            }
+        }
+    }
 }
 
 type ClientWriter<S> = Arc<Mutex<WriteHalf<S>>>;
@@ -143,6 +164,7 @@ where
         owned_qos2: HashSet::new(),
         client_aliases: HashMap::new(),
         broker_aliases: HashMap::new(),
+        counters: None,
     };
     // QoS 1 and 2 publishes forwarded and not yet acknowledged by the broker.
     let inflight = Arc::new(AtomicUsize::new(0));
@@ -491,9 +513,9 @@ async fn publish<S: AsyncWrite>(
             return Step::Go;
         }
         Verdict::Valid { binding, .. } => {
-            let labels = BindingLabels { binding };
-            metrics.matched.get_or_create(&labels).inc();
-            metrics.valid.get_or_create(&labels).inc();
+            let (matched, valid) = client.counters(metrics, &binding);
+            matched.inc();
+            valid.inc();
             forward(client, &frame, &p, &topic, &[], out, inflight);
             return Step::Go;
         }
