@@ -12,7 +12,8 @@
 //! as latency at saturation is queueing, not the proxy. A third run, on a topic no binding
 //! covers, shows what relaying alone costs.
 //!
-//! Run: `cargo bench --bench proxy` (Mosquitto on 127.0.0.1:1883, or ACCORD_BENCH_MQTT).
+//! Run: `cargo bench --bench proxy` (starts a Mosquitto of its own with `set_tcp_nodelay true`;
+//! ACCORD_BENCH_MQTT=host:port uses a running broker instead).
 //! Environment: ACCORD_BENCH_SECONDS per run (default 3), ACCORD_BENCH_ROUNDS (default 5),
 //! ACCORD_BENCH_PUBLISHERS (default 16).
 
@@ -237,6 +238,7 @@ fn free_port() -> Result<u16> {
         .port())
 }
 
+/// A child process killed with the bench.
 struct Proxy(Child);
 
 impl Drop for Proxy {
@@ -252,7 +254,39 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 async fn bench() -> Result<()> {
-    let broker = std::env::var("ACCORD_BENCH_MQTT").unwrap_or_else(|_| "127.0.0.1:1883".into());
+    // A Mosquitto of the bench's own, configured for latency (`set_tcp_nodelay`: with the
+    // default, Nagle holds each PUBACK until the client's next packet acknowledges the last,
+    // and a paced publisher's latency becomes its pacing interval); or ACCORD_BENCH_MQTT.
+    let scratch = tempfile::tempdir()?;
+    let (broker, _mosquitto) = match std::env::var("ACCORD_BENCH_MQTT") {
+        Ok(b) => (b, None),
+        Err(_) => {
+            let port = free_port()?;
+            let conf = scratch.path().join("mosquitto.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n\
+                     persistence false\n"
+                ),
+            )?;
+            let child = Command::new("mosquitto")
+                .arg("-c")
+                .arg(&conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("mosquitto must be installed (apt-get install mosquitto)")?;
+            let broker = format!("127.0.0.1:{port}");
+            for _ in 0..100 {
+                if TcpStream::connect(&broker).await.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            (broker, Some(Proxy(child)))
+        }
+    };
     TcpStream::connect(&broker)
         .await
         .with_context(|| format!("an MQTT broker must listen on {broker}"))?;
