@@ -38,6 +38,19 @@ async fn bind(app: &TestApp, name: &str, binding: Value) {
     assert_eq!(s, StatusCode::OK, "{b}");
 }
 
+/// A JSON schema under `<prefix>.<leaf>-value` and a binding `name` of every `<prefix>/+` topic
+/// to `{topic}-value`, raw encoding.
+async fn bind_json_topics(app: &TestApp, p: &str, leaf: &str, name: &str) -> i64 {
+    let id = register(app, &subject_of(p, leaf), "JSON", JSON_SCHEMA).await;
+    bind(
+        app,
+        name,
+        json!({"destination": format!("{p}/+"), "subject": "{topic}-value", "encoding": "raw"}),
+    )
+    .await;
+    id
+}
+
 /// Subjects for a test: the prefix with `/` as `.`.
 fn subject_of(p: &str, leaf: &str) -> String {
     format!("{}.{leaf}-value", p.replace('/', "."))
@@ -251,13 +264,7 @@ async fn actions_and_unbound_destinations() {
 async fn topic_aliases_survive_a_refused_publish() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let p = prefix();
-    register(&app, &subject_of(&p, "a"), "JSON", JSON_SCHEMA).await;
-    bind(
-        &app,
-        "aliases",
-        json!({"destination": format!("{p}/+"), "subject": "{topic}-value", "encoding": "raw"}),
-    )
-    .await;
+    bind_json_topics(&app, &p, "a", "aliases").await;
     let proxy = ProxyProcess::start(&app.base, "", &[]).await;
     let mut sub = Subscriber::on(&format!("{p}/#")).await;
     let (mut raw, _) = Raw::connect(proxy.port, &connect("aliaser", true, &[])).await;
@@ -414,13 +421,7 @@ async fn registry_stopped_mid_test() {
 async fn hostile_clients_do_not_hurt_the_others() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let p = prefix();
-    register(&app, &subject_of(&p, "big"), "JSON", JSON_SCHEMA).await;
-    bind(
-        &app,
-        "big",
-        json!({"destination": format!("{p}/+"), "subject": "{topic}-value", "encoding": "raw"}),
-    )
-    .await;
+    bind_json_topics(&app, &p, "big", "big").await;
     let proxy = ProxyProcess::start(
         &app.base,
         "frame_timeout = 2\n",
@@ -561,18 +562,12 @@ async fn tls_and_problem_information() {
 
     let app = TestApp::spawn(Backend::Sqlite).await;
     let p = prefix();
-    let id = register(&app, &subject_of(&p, "s"), "JSON", JSON_SCHEMA).await;
+    let id = bind_json_topics(&app, &p, "s", "s").await;
     bind(
         &app,
         "sid",
         json!({"destination": format!("{p}/sid"), "subject": subject_of(&p, "s"),
                "encoding": "raw", "schemaIdFrom": "user-property:schema-id"}),
-    )
-    .await;
-    bind(
-        &app,
-        "s",
-        json!({"destination": format!("{p}/+"), "subject": "{topic}-value", "encoding": "raw"}),
     )
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
