@@ -287,12 +287,7 @@ impl ServerConfig {
     /// Takes from `file` every setting that neither a flag nor an environment variable gave
     /// (`matches` tells which did).
     pub fn apply_file(&mut self, file: FileConfig, matches: &ArgMatches) -> Result<(), String> {
-        let unset = |id: &str| {
-            !matches!(
-                matches.value_source(id),
-                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-            )
-        };
+        let unset = |id: &str| !given(matches, id);
         macro_rules! fill {
             ($($field:ident),*) => {$(
                 if let Some(v) = file.$field {
@@ -338,8 +333,7 @@ impl ServerConfig {
         }
         if let Some(format) = file.log_format {
             if unset("log_format") {
-                self.log_format = LogFormat::from_str(&format, true)
-                    .map_err(|_| format!("log_format must be plain or json, got '{format}'"))?;
+                self.log_format = parse_log_format(&format)?;
             }
         }
         Ok(())
@@ -493,6 +487,20 @@ impl FileConfig {
     pub fn parse(text: &str) -> Result<Self, String> {
         toml::from_str(text).map_err(|e| e.to_string())
     }
+}
+
+/// Whether a flag or an environment variable gave setting `id` (a config file fills the rest).
+pub fn given(matches: &ArgMatches, id: &str) -> bool {
+    matches!(
+        matches.value_source(id),
+        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+    )
+}
+
+/// A config file's `log_format`.
+pub fn parse_log_format(format: &str) -> Result<LogFormat, String> {
+    LogFormat::from_str(format, true)
+        .map_err(|_| format!("log_format must be plain or json, got '{format}'"))
 }
 
 /// Logs to standard error, filtered by `ACCORD_LOG` (default `info`), in `format`; colour only

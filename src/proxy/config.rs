@@ -5,12 +5,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::parser::ValueSource;
-use clap::{ArgMatches, Args, ValueEnum};
+use clap::{ArgMatches, Args};
 use serde::Deserialize;
 
 use super::interceptor::{OnRegistryUnavailable, Unbound};
-use crate::config::LogFormat;
+use crate::config::{given, parse_log_format, LogFormat};
 use crate::governance::bindings::{Action, Binding};
 
 #[derive(Debug, Clone, Args)]
@@ -176,12 +175,7 @@ impl ProxyFile {
 impl ProxyConfig {
     /// Takes from `file` what neither a flag nor an environment variable gave.
     pub fn apply_file(&mut self, file: ProxyFile, matches: &ArgMatches) -> Result<(), String> {
-        let unset = |id: &str| {
-            !matches!(
-                matches.value_source(id),
-                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-            )
-        };
+        let unset = |id: &str| !given(matches, id);
         macro_rules! fill {
             ($($field:ident),*) => {$(
                 if let Some(v) = file.$field {
@@ -215,8 +209,7 @@ impl ProxyConfig {
         );
         if let Some(format) = file.log_format {
             if unset("log_format") {
-                self.log_format = LogFormat::from_str(&format, true)
-                    .map_err(|_| format!("log_format must be plain or json, got '{format}'"))?;
+                self.log_format = parse_log_format(&format)?;
             }
         }
         self.bindings = named(file.bindings);
