@@ -18,6 +18,7 @@ use crate::types::{QualifiedSubject, VersionId};
 pub mod auth;
 mod bindings;
 mod changes;
+mod changesets;
 mod config;
 mod contexts;
 pub mod error;

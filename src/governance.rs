@@ -176,8 +176,22 @@ impl Governance {
         schema: &dyn ParsedSchema,
         previous: Option<&dyn ParsedSchema>,
     ) -> Result<Vec<Violation>> {
+        let mut session = self.store.read().await?;
+        self.check_registration_in(session.as_mut(), subject, schema, previous)
+            .await
+    }
+
+    /// [`Self::check_registration`] inside a session the caller holds (a change set's).
+    pub async fn check_registration_in(
+        &self,
+        session: &mut dyn crate::storage::Session,
+        subject: &QualifiedSubject,
+        schema: &dyn ParsedSchema,
+        previous: Option<&dyn ParsedSchema>,
+    ) -> Result<Vec<Violation>> {
         let mut warnings = Vec::new();
-        let (g, owner) = self.subject(subject).await?;
+        let g = self.subject_governance_in(session, subject).await?;
+        let owner = self.owner_of(session, subject).await?;
         match g.lifecycle {
             ownership::Lifecycle::Retired => {
                 return Err(GovernanceError::Retired(subject.display_name()))
@@ -194,7 +208,7 @@ impl Governance {
             }),
             _ => {}
         }
-        let snapshot = self.snapshot().await?;
+        let snapshot = self.snapshot_in(session).await?;
         let policy = &snapshot.policy.policy;
         if owner.is_none() && policy.owner_required {
             return Err(GovernanceError::OwnerRequired(subject.display_name()));

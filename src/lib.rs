@@ -6,6 +6,9 @@ pub mod api;
 /// The change log: every committed change, in order, for followers and the feed API.
 #[cfg(feature = "server")]
 pub mod changes;
+/// Change sets: several registrations planned or applied together, atomically.
+#[cfg(feature = "server")]
+pub mod changeset;
 /// The seven compatibility levels over the format trait.
 pub mod compat;
 /// Typed server configuration.

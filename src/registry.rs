@@ -2,7 +2,7 @@
 //! It owns transaction boundaries (through [`Store`] sessions), the schema caches, reference
 //! resolution and the register algorithm.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use quick_cache::sync::Cache;
@@ -19,6 +19,8 @@ use crate::types::{
 mod settings;
 pub mod work;
 mod write;
+
+pub(crate) use write::Uncommitted;
 
 pub use settings::{Config, ConfigOptions};
 
@@ -168,6 +170,11 @@ pub struct Registry {
     /// Parsed request schemas without references, by hash of type and text: parsing is a pure
     /// function of them, and lookups send the same text again and again.
     inputs: Cache<String, Arc<dyn ParsedSchema>, ParsedWeight>,
+    /// Schemas inserted by write sessions that have not committed, with how many sessions hold
+    /// each (see [`write::Uncommitted`]): never cached.
+    pending: std::sync::Mutex<HashMap<(String, i64), usize>>,
+    /// The next provisional id a plan gives a new schema (negative, never stored).
+    provisional: std::sync::atomic::AtomicI64,
 }
 
 /// Parsed schemas are weighed by the memory they keep, estimated in KiB: measured at 26 to 51
@@ -255,6 +262,8 @@ impl Registry {
             schemas: record_cache(capacity),
             parsed: weighed_cache(parsed, parsed_kib, ParsedWeight),
             inputs: weighed_cache(parsed, parsed_kib, ParsedWeight),
+            pending: std::sync::Mutex::new(HashMap::new()),
+            provisional: std::sync::atomic::AtomicI64::new(-1),
             settings,
         }
     }
@@ -319,7 +328,9 @@ impl Registry {
             return Ok(None);
         };
         let record = Arc::new(record);
-        self.schemas.insert(key, record.clone());
+        if !self.is_uncommitted(context, id) {
+            self.schemas.insert(key, record.clone());
+        }
         Ok(Some(record))
     }
 
@@ -664,9 +675,20 @@ impl Registry {
         input: &SchemaInput,
     ) -> Result<(Arc<dyn ParsedSchema>, Option<Arc<dyn ParsedSchema>>)> {
         let mut session = self.store.read().await?;
+        self.parse_candidate_in(session.as_mut(), subject, input)
+            .await
+    }
+
+    /// [`Self::parse_candidate`] inside a session (a change set's, which sees its own items).
+    pub(crate) async fn parse_candidate_in(
+        &self,
+        session: &mut dyn Session,
+        subject: &QualifiedSubject,
+        input: &SchemaInput,
+    ) -> Result<(Arc<dyn ParsedSchema>, Option<Arc<dyn ParsedSchema>>)> {
         let versions = session.versions(subject).await?;
         let previous = match versions.iter().rev().find(|v| !v.deleted) {
-            Some(v) => self.parsed_version(session.as_mut(), v).await?,
+            Some(v) => self.parsed_version(session, v).await?,
             None => None,
         };
         // A blank schema stands for the previous version's (a metadata or rule change, as the
@@ -677,9 +699,7 @@ impl Registry {
                 None => Err(RegistryError::InvalidSchema("Empty schema".into())),
             };
         }
-        let (parsed, _) = self
-            .parse_input(session.as_mut(), &subject.context, input)
-            .await?;
+        let (parsed, _) = self.parse_input(session, &subject.context, input).await?;
         Ok((parsed, previous))
     }
 
@@ -860,7 +880,9 @@ impl Registry {
         let parsed = self
             .parse_bounded(schema.schema_type, &schema.schema, resolved)
             .await?;
-        self.parsed.insert(key, parsed.clone());
+        if !self.is_uncommitted(context, id) {
+            self.parsed.insert(key, parsed.clone());
+        }
         Ok(Some(parsed))
     }
 

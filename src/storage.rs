@@ -86,7 +86,17 @@ pub trait Store: Send + Sync + 'static {
     /// A session for reads, on a pooled connection (no transaction).
     async fn read(&self) -> StoreResult<Box<dyn Session>>;
     /// A transaction that holds the write lock of `subject` until it commits or is dropped.
-    async fn write(&self, subject: &QualifiedSubject) -> StoreResult<Box<dyn Session>>;
+    async fn write(&self, subject: &QualifiedSubject) -> StoreResult<Box<dyn Session>> {
+        self.write_set(std::slice::from_ref(subject), &[]).await
+    }
+    /// A transaction that holds the write locks of `exclusive` and the shared locks of `shared`
+    /// (a subject in both is held exclusively) until it commits or is dropped. The locks are
+    /// taken in one global order (by lock key), so two sets that overlap never deadlock.
+    async fn write_set(
+        &self,
+        exclusive: &[QualifiedSubject],
+        shared: &[QualifiedSubject],
+    ) -> StoreResult<Box<dyn Session>>;
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Round-trips to the database (readiness).
@@ -204,6 +214,22 @@ pub trait Session: GovernanceSession + Send {
 /// The advisory-lock key of a subject (PostgreSQL), shared by exclusive and shared holders.
 pub(crate) fn subject_lock_key(subject: &QualifiedSubject) -> String {
     format!("accord/subject/{}", subject.scope())
+}
+
+/// The lock keys of a write set in the order they are taken, each with whether it is held
+/// exclusively.
+pub(crate) fn lock_order(
+    exclusive: &[QualifiedSubject],
+    shared: &[QualifiedSubject],
+) -> Vec<(String, bool)> {
+    let mut keys: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
+    for s in shared {
+        keys.entry(subject_lock_key(s)).or_insert(false);
+    }
+    for s in exclusive {
+        keys.insert(subject_lock_key(s), true);
+    }
+    keys.into_iter().collect()
 }
 
 /// How many requests wait for a pooled connection (the pools do not say).

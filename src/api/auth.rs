@@ -103,6 +103,10 @@ fn access(method: &Method, path: &str) -> Access {
         ["subjects", _] if *method == Method::POST => Access::Read, // lookup
         ["compatibility", ..] => Access::Read,
         ["accord", "v1", "validate", ..] | ["accord", "v1", "lint", ..] => Access::Read,
+        // A plan stores nothing; each item's ownership is part of its verdict.
+        ["accord", "v1", "changesets", "plan"] => Access::Read,
+        // Who may change which subject is decided per item, as for single registrations.
+        ["accord", "v1", "changesets", "apply"] => Access::Member("changeset.apply"),
         ["subjects", s, "versions"] if *method == Method::POST => {
             subject_access(s, "subject.register", "subject.register")
         }

@@ -65,6 +65,7 @@ impl Modify for ApiKeys {
         (name = "accord", description = "Accord's own endpoints, outside the Confluent paths"),
         (name = "governance", description = "Accord governance: API keys, teams, subject ownership and lifecycle, audit log"),
         (name = "bindings", description = "Which contract each destination carries, for accord-proxy"),
+        (name = "changesets", description = "Change sets: several registrations planned, or applied atomically, as one"),
         (name = "changes", description = "The change log: every committed change in order, paged, long-polled or as Server-Sent Events"),
     )
 )]

@@ -18,8 +18,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use super::error::{ErrorBody, IncompatibleAnswer, INCOMPATIBLE_CODE};
 use super::openapi::ApiDoc;
 use super::{
-    auth, bindings, changes, config, contexts, governance, health, mode, root, schemas, subjects,
-    validate, ApiError, AppState, SR_CONTENT_TYPE,
+    auth, bindings, changes, changesets, config, contexts, governance, health, mode, root, schemas,
+    subjects, validate, ApiError, AppState, SR_CONTENT_TYPE,
 };
 use crate::types::normalize_context;
 
@@ -89,6 +89,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(governance::get_policy, governance::put_policy))
         .routes(routes!(governance::get_policy_version))
         .routes(routes!(governance::lint))
+        .routes(routes!(changesets::plan))
+        .routes(routes!(changesets::apply))
 }
 
 /// The whole HTTP application.

@@ -251,7 +251,7 @@ impl Governance {
         }))
     }
 
-    async fn subject_governance_in(
+    pub(crate) async fn subject_governance_in(
         &self,
         session: &mut dyn Session,
         subject: &QualifiedSubject,

@@ -23,18 +23,61 @@ impl Registry {
     pub async fn register(
         &self,
         subject: &QualifiedSubject,
-        mut input: SchemaInput,
+        input: SchemaInput,
         normalize: bool,
         force: bool,
         actor: &Actor,
     ) -> Result<SubjectSchema> {
-        if subject.is_context_only() {
-            return Err(crate::types::InvalidSubject(subject.display_name()).into());
+        check_input(subject, &input)?;
+        let referenced = referenced_subjects(subject, &input.references);
+        let mut session = self
+            .store
+            .write_set(std::slice::from_ref(subject), &referenced)
+            .await?;
+        let mut scope = self.uncommitted(false);
+        let done = self
+            .register_in(
+                session.as_mut(),
+                &mut scope,
+                subject,
+                input,
+                normalize,
+                force,
+                actor,
+            )
+            .await?;
+        if !done.created {
+            return Ok(done.registered);
         }
+        session.commit().await?;
+        drop(scope);
+        let (version, id) = (done.registered.version, done.registered.schema.id);
+        tracing::info!(subject = %subject, version, id, "schema registered");
+        let schema = self.schema_by_id(&subject.context, id).await?;
+        Ok(SubjectSchema {
+            subject: subject.clone(),
+            version,
+            deleted: false,
+            schema,
+        })
+    }
+
+    /// A registration inside a write session that holds `subject` (and, shared, the subjects
+    /// its references name); the caller commits. Schemas it inserts are held in `scope` until
+    /// then, so nothing uncommitted reaches the caches.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn register_in(
+        &self,
+        s: &mut dyn Session,
+        scope: &mut Uncommitted<'_>,
+        subject: &QualifiedSubject,
+        mut input: SchemaInput,
+        normalize: bool,
+        force: bool,
+        actor: &Actor,
+    ) -> Result<Registration> {
+        check_input(subject, &input)?;
         self.within_size(&input)?;
-        validate_rule_set(input.rule_set.as_ref())?;
-        let mut session = self.store.write(subject).await?;
-        let s = session.as_mut();
         let versions = s.versions(subject).await?;
         let live: Vec<&VersionRecord> = versions.iter().filter(|v| !v.deleted).collect();
         let mode = self.mode_in_scope(s, subject).await?;
@@ -54,14 +97,7 @@ impl Registry {
         }
         // Hold the referenced subjects (shared, in a fixed order) before resolving them, so a
         // delete of a referenced version cannot commit between resolution and our insert.
-        let mut referenced: Vec<QualifiedSubject> = input
-            .references
-            .iter()
-            .filter_map(|r| QualifiedSubject::parse_in(&r.subject, &subject.context).ok())
-            .filter(|t| t != subject)
-            .collect();
-        referenced.sort();
-        referenced.dedup();
+        let referenced = referenced_subjects(subject, &input.references);
         for target in &referenced {
             s.lock_shared(target).await?;
         }
@@ -103,12 +139,7 @@ impl Registry {
                     .as_ref()
                     .is_none_or(|r| schema.rule_set.as_ref() == Some(r));
                 if same_meta && same_rules {
-                    return Ok(SubjectSchema {
-                        subject: subject.clone(),
-                        version: v.version,
-                        deleted: false,
-                        schema,
-                    });
+                    return Ok(Registration::existing(subject, v.version, schema));
                 }
             }
         }
@@ -140,13 +171,11 @@ impl Registry {
         if let Some(e) = &existing {
             if let Some(v) = live.iter().rev().find(|v| v.schema_id == e.id) {
                 if input.id.is_none_or(|id| id == e.id) {
-                    let schema = Arc::new(e.clone());
-                    return Ok(SubjectSchema {
-                        subject: subject.clone(),
-                        version: v.version,
-                        deleted: false,
-                        schema,
-                    });
+                    return Ok(Registration::existing(
+                        subject,
+                        v.version,
+                        Arc::new(e.clone()),
+                    ));
                 }
             }
         }
@@ -240,6 +269,7 @@ impl Registry {
             }
             (Some(e), _) => e.id,
             (None, Some(id)) => {
+                scope.hold(&subject.context, id);
                 if !s.insert_schema(&record_with_id(&record, id), &edges).await? {
                     return Err(RegistryError::IdMismatch(format!(
                         "The ID of an imported schema does not match the existing ID: id {id} holds another schema"
@@ -248,7 +278,7 @@ impl Registry {
                 s.reserve_id(&subject.context, id).await?;
                 id
             }
-            (None, None) => self.insert_new_schema(s, &record, &edges).await?,
+            (None, None) => self.insert_new_schema(s, scope, &record, &edges).await?,
         };
 
         s.insert_version(&VersionRecord {
@@ -286,26 +316,43 @@ impl Registry {
             Some(after),
         ))
         .await?;
-        session.commit().await?;
-        tracing::info!(subject = %subject, version, id = record.id, "schema registered");
-        let schema = self.schema_by_id(&subject.context, record.id).await?;
-        Ok(SubjectSchema {
-            subject: subject.clone(),
-            version,
-            deleted: false,
-            schema,
+        Ok(Registration {
+            registered: SubjectSchema {
+                subject: subject.clone(),
+                version,
+                deleted: false,
+                schema: Arc::new(record),
+            },
+            created: true,
         })
     }
 
     /// Inserts a new schema under a fresh id. When another writer inserted the same schema
     /// meanwhile (another subject), its id is used instead.
+    /// In a provisional scope (a plan, rolled back) the id is a negative one of this process's,
+    /// so a plan neither takes nor waits for the context's id counter.
     async fn insert_new_schema(
         &self,
         s: &mut dyn Session,
+        scope: &mut Uncommitted<'_>,
         record: &SchemaRecord,
         edges: &[crate::storage::ReferenceEdge],
     ) -> Result<i64> {
         for _ in 0..ID_ATTEMPTS {
+            if scope.provisional {
+                let id = self.provisional_id();
+                scope.hold(&record.context, id);
+                if s.insert_schema(&record_with_id(record, id), edges).await? {
+                    return Ok(id);
+                }
+                if let Some(e) = s
+                    .schema_by_fingerprint(&record.context, &record.fingerprint)
+                    .await?
+                {
+                    return Ok(e.id);
+                }
+                continue;
+            }
             let mut id = s.allocate_id(&record.context).await?;
             if id > i64::from(i32::MAX) {
                 // The sequence ran past the wire format's range (after an import of a very
@@ -317,6 +364,7 @@ impl Registry {
                     ))
                 })?;
             }
+            scope.hold(&record.context, id);
             if s.insert_schema(&record_with_id(record, id), edges).await? {
                 return Ok(id);
             }
@@ -592,6 +640,111 @@ impl Registry {
         }
         Ok(())
     }
+}
+
+/// What [`Registry::register_in`] did: `created` when it wrote a new version.
+#[derive(Debug, Clone)]
+pub(crate) struct Registration {
+    pub registered: SubjectSchema,
+    pub created: bool,
+}
+
+impl Registration {
+    fn existing(subject: &QualifiedSubject, version: i32, schema: Arc<SchemaRecord>) -> Self {
+        Self {
+            registered: SubjectSchema {
+                subject: subject.clone(),
+                version,
+                deleted: false,
+                schema,
+            },
+            created: false,
+        }
+    }
+}
+
+/// Schemas a write session inserted and has not committed yet: kept out of the registry's
+/// caches (a rollback would leave them there, and ids are handed out again) until the scope
+/// drops, after the commit or the rollback.
+pub(crate) struct Uncommitted<'a> {
+    registry: &'a Registry,
+    /// Plans: new schemas take provisional (negative) ids.
+    pub provisional: bool,
+    keys: Vec<(String, i64)>,
+}
+
+impl Uncommitted<'_> {
+    fn hold(&mut self, context: &str, id: i64) {
+        let key = (context.to_owned(), id);
+        if let Ok(mut pending) = self.registry.pending.lock() {
+            *pending.entry(key.clone()).or_insert(0) += 1;
+        }
+        self.keys.push(key);
+    }
+}
+
+impl Drop for Uncommitted<'_> {
+    fn drop(&mut self) {
+        if self.keys.is_empty() {
+            return;
+        }
+        if let Ok(mut pending) = self.registry.pending.lock() {
+            for key in self.keys.drain(..) {
+                if let Some(n) = pending.get_mut(&key) {
+                    *n -= 1;
+                    if *n == 0 {
+                        pending.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Registry {
+    /// A scope for the schemas a write session is about to insert.
+    pub(crate) fn uncommitted(&self, provisional: bool) -> Uncommitted<'_> {
+        Uncommitted {
+            registry: self,
+            provisional,
+            keys: Vec::new(),
+        }
+    }
+
+    /// Whether schema `id` was inserted by a session that has not committed (not to be cached).
+    pub(super) fn is_uncommitted(&self, context: &str, id: i64) -> bool {
+        self.pending.lock().map_or(true, |p| {
+            !p.is_empty() && p.contains_key(&(context.to_owned(), id))
+        })
+    }
+
+    fn provisional_id(&self) -> i64 {
+        self.provisional
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// The checks on a registration's input before any lock is taken.
+fn check_input(subject: &QualifiedSubject, input: &SchemaInput) -> Result<()> {
+    if subject.is_context_only() {
+        return Err(crate::types::InvalidSubject(subject.display_name()).into());
+    }
+    validate_rule_set(input.rule_set.as_ref())
+}
+
+/// The other subjects a registration's references name, sorted (held shared while it runs).
+pub(crate) fn referenced_subjects(
+    subject: &QualifiedSubject,
+    references: &[crate::types::SchemaReference],
+) -> Vec<QualifiedSubject> {
+    let mut referenced: Vec<QualifiedSubject> = references
+        .iter()
+        .filter_map(|r| QualifiedSubject::parse_in(&r.subject, &subject.context).ok())
+        .filter(|t| t != subject)
+        .collect();
+    referenced.sort();
+    referenced.dedup();
+    referenced
 }
 
 fn record_with_id(record: &SchemaRecord, id: i64) -> SchemaRecord {

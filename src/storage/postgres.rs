@@ -133,12 +133,16 @@ impl Store for PostgresStore {
         }))
     }
 
-    async fn write(&self, subject: &QualifiedSubject) -> StoreResult<Box<dyn Session>> {
+    async fn write_set(
+        &self,
+        exclusive: &[QualifiedSubject],
+        shared: &[QualifiedSubject],
+    ) -> StoreResult<Box<dyn Session>> {
         // Begun and locked in a task of its own: a request dropped meanwhile leaves the task to
         // finish and drop (roll back) the transaction, so no pooled connection is ever returned
         // inside a half-started transaction.
         let gate = self.gate.clone();
-        let key = super::subject_lock_key(subject);
+        let keys = super::lock_order(exclusive, shared);
         let tx = tokio::spawn(async move {
             // No time limit of ours around `begin` (cancelling it mid-way is what must not
             // happen); the fast failure comes from the reads' probe marking the database down.
@@ -146,10 +150,14 @@ impl Store for PostgresStore {
             let waiting = gate.waiting.enter();
             let mut tx = gate.pool.begin().await.map_err(|e| gate.noted(e))?;
             drop(waiting);
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
+            for (key, exclusive) in keys {
+                let q = if exclusive {
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+                } else {
+                    "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))"
+                };
+                sqlx::query(q).bind(key).execute(&mut *tx).await?;
+            }
             Ok::<_, StoreError>(tx)
         })
         .await

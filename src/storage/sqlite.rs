@@ -69,7 +69,11 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn write(&self, _subject: &QualifiedSubject) -> StoreResult<Box<dyn Session>> {
+    async fn write_set(
+        &self,
+        _exclusive: &[QualifiedSubject],
+        _shared: &[QualifiedSubject],
+    ) -> StoreResult<Box<dyn Session>> {
         let guard = self.writer.clone().lock_owned().await;
         // Begun in a task of its own: if the request is dropped while `BEGIN IMMEDIATE` is in
         // flight, the task still finishes and its transaction is dropped (rolled back), instead

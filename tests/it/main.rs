@@ -16,6 +16,7 @@ mod proxy_core;
 mod bad_input;
 mod bindings;
 mod changes;
+mod changesets;
 mod compat_suites;
 mod concurrency;
 mod conformance;
