@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::governance::{Actor, Governance, GovernanceError, Principal, Violation};
@@ -36,7 +36,7 @@ pub enum Run {
 }
 
 /// An item's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Status {
     /// The subject already has this schema: nothing to do.
@@ -63,46 +63,55 @@ impl Status {
 }
 
 /// An item's verdict with its details.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemReport {
     pub subject: String,
     pub schema_type: SchemaType,
     pub status: Status,
     /// The version it has or gets.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i32>,
     /// Its schema id; absent in a plan for a schema the registry does not have yet (ids are
     /// given when it is applied) and for a refused apply.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     /// The error code a single registration of it would answer with.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// Incompatibilities, each naming where (the verbose compatibility messages).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<String>,
     /// Enforced lint findings.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<Violation>,
     /// Findings reported without refusing (lint warnings, a deprecated subject).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Violation>,
     /// The team that owns the subject, for a forbidden item.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
     /// The failing items this one references.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
 }
 
 impl ItemReport {
     fn new(item: &Item, status: Status) -> Self {
+        Self::blank(
+            item.subject.display_name(),
+            item.input.schema_type.unwrap_or(SchemaType::Avro),
+            status,
+        )
+    }
+
+    /// A verdict with no details yet.
+    pub fn blank(subject: String, schema_type: SchemaType, status: Status) -> Self {
         Self {
-            subject: item.subject.display_name(),
-            schema_type: item.input.schema_type.unwrap_or(SchemaType::Avro),
+            subject,
+            schema_type,
             status,
             version: None,
             id: None,
@@ -118,7 +127,7 @@ impl ItemReport {
 }
 
 /// The verdict on a whole change set.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// Every item passed (an apply stored them).

@@ -39,8 +39,8 @@ pub struct ChangeSetRefused {
     #[serde(rename = "error_code")]
     pub error_code: u32,
     pub message: String,
-    pub ok: bool,
-    pub applied: bool,
+    /// Every item's verdict (absent when the set itself is malformed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<ItemReport>,
 }
 
@@ -156,8 +156,6 @@ pub async fn apply(
     let body = ChangeSetRefused {
         error_code: code,
         message,
-        ok: false,
-        applied: false,
         items: report.items,
     };
     Ok((status, SrJson(body)).into_response())

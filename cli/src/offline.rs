@@ -1,0 +1,193 @@
+//! The offline check: the project against the same files at another revision, decided by the
+//! library's own formats, compatibility rules and lint engine, in the order and with the
+//! verdicts the registry's change-set plan gives (see `accord::changeset`).
+
+use std::sync::Arc;
+
+use accord::changeset::{ItemReport, Status};
+use accord::compat::{self, Previous};
+use accord::formats::{Formats, ParsedSchema, ResolvedReference};
+use accord::governance::lint::{self, LintInput};
+use accord::governance::policy::Policy;
+use accord::types::QualifiedSubject;
+
+use crate::project::Project;
+
+/// The references texts of file `i` of `p`, dependencies first, each under the name the file
+/// that references it uses.
+fn resolved(p: &Project, i: usize) -> Vec<ResolvedReference> {
+    p.dependencies(i)
+        .into_iter()
+        .map(|j| {
+            let name = p
+                .files
+                .iter()
+                .flat_map(|f| f.references.iter().zip(&f.referenced_files))
+                .find(|(_, &k)| k == j)
+                .map(|(r, _)| r.name.clone())
+                .unwrap_or_default();
+            ResolvedReference {
+                name,
+                schema_type: p.files[j].schema_type,
+                schema: p.files[j].text.clone(),
+            }
+        })
+        .collect()
+}
+
+fn parse(formats: &Formats, p: &Project, i: usize) -> Result<Arc<dyn ParsedSchema>, String> {
+    let f = &p.files[i];
+    formats
+        .parse(f.schema_type, &f.text, &resolved(p, i))
+        .map_err(|e| e.0)
+}
+
+/// One verdict per file of `new`, in its order.
+pub fn check(new: &Project, old: &Project, policy: Option<&Policy>) -> Vec<ItemReport> {
+    let formats = Formats::default();
+    let old_subjects = old.by_subject();
+    let n = new.files.len();
+    let mut done: Vec<Option<ItemReport>> = vec![None; n];
+    // Reference order: a file after the files it references; a cycle is invalid.
+    let mut order = Vec::with_capacity(n);
+    let mut state = vec![0u8; n];
+    fn visit(p: &Project, i: usize, state: &mut [u8], order: &mut Vec<usize>) -> bool {
+        match state[i] {
+            2 => return true,
+            1 => return false,
+            _ => {}
+        }
+        state[i] = 1;
+        let mut ok = true;
+        for &j in &p.files[i].referenced_files {
+            ok &= visit(p, j, state, order);
+        }
+        state[i] = 2;
+        if ok {
+            order.push(i);
+        }
+        ok
+    }
+    for i in 0..n {
+        if !visit(new, i, &mut state, &mut order) && !order.contains(&i) {
+            let f = &new.files[i];
+            let mut r = ItemReport::blank(f.subject.clone(), f.schema_type, Status::Invalid);
+            r.error_code = Some(42201);
+            r.message = Some("Invalid schema: the files reference each other in a cycle".into());
+            done[i] = Some(r);
+        }
+    }
+    order.dedup();
+    for &i in &order {
+        if done[i].is_some() {
+            continue;
+        }
+        let f = &new.files[i];
+        let mut report = ItemReport::blank(f.subject.clone(), f.schema_type, Status::New);
+        let failed: Vec<String> = f
+            .referenced_files
+            .iter()
+            .filter(|&&j| done[j].as_ref().is_none_or(|r| !r.status.passed()))
+            .map(|&j| new.files[j].subject.clone())
+            .collect();
+        if !failed.is_empty() {
+            report.status = Status::Skipped;
+            report.message = Some(format!(
+                "Not decided: it references {}, which cannot be registered",
+                failed.join(", ")
+            ));
+            report.depends_on = failed;
+            done[i] = Some(report);
+            continue;
+        }
+        let parsed = match parse(&formats, new, i) {
+            Ok(p) => p,
+            Err(e) => {
+                report.status = Status::Invalid;
+                report.error_code = Some(42201);
+                report.message = Some(e);
+                done[i] = Some(report);
+                continue;
+            }
+        };
+        let previous = old_subjects
+            .get(f.subject.as_str())
+            .and_then(|&j| parse(&formats, old, j).ok());
+        if let Some(prev) = &previous {
+            // Unchanged: the same schema, referencing only what is unchanged too (a referenced
+            // schema's new version makes this one's references, and so its version, new).
+            let refs_unchanged = f
+                .referenced_files
+                .iter()
+                .all(|&j| done[j].as_ref().is_some_and(|r| r.status == Status::Unchanged));
+            if prev.canonical() == parsed.canonical() && refs_unchanged {
+                report.status = Status::Unchanged;
+                done[i] = Some(report);
+                continue;
+            }
+            let messages = compat::check(
+                f.compatibility,
+                parsed.as_ref(),
+                &[Previous {
+                    version: 1,
+                    schema: prev.as_ref(),
+                    metadata: None,
+                }],
+            );
+            if !messages.is_empty() {
+                report.status = Status::Incompatible;
+                report.error_code = Some(40901);
+                report.message = Some(format!(
+                    "Schema being registered is incompatible with an earlier schema for subject \"{}\"",
+                    f.subject
+                ));
+                report.messages = messages;
+                done[i] = Some(report);
+                continue;
+            }
+        }
+        if let Some(policy) = policy {
+            let name = QualifiedSubject::parse(&f.subject)
+                .map(|s| s.name)
+                .unwrap_or_else(|_| f.subject.clone());
+            let rules = policy.rules_for(&name);
+            let (enforced, warned) = lint::lint(&LintInput {
+                subject: &name,
+                schema: parsed.as_ref(),
+                previous: previous.as_deref(),
+                rules: &rules,
+                domain: None,
+            });
+            report.warnings = warned;
+            if !enforced.is_empty() {
+                report.status = Status::Lint;
+                report.error_code = Some(42253);
+                report.message = Some(format!(
+                    "The schema breaks {} enforced lint rule(s) of the policy",
+                    enforced.len()
+                ));
+                report.violations = enforced;
+            }
+        }
+        done[i] = Some(report);
+    }
+    done.into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            r.unwrap_or_else(|| {
+                let f = &new.files[i];
+                ItemReport::blank(f.subject.clone(), f.schema_type, Status::Invalid)
+            })
+        })
+        .collect()
+}
+
+/// Lints every file of the project with `policy` (no previous revision).
+pub fn lint_project(p: &Project, policy: &Policy) -> Vec<ItemReport> {
+    let empty = Project {
+        root: p.root.clone(),
+        config: p.config.clone(),
+        files: Vec::new(),
+    };
+    check(p, &empty, Some(policy))
+}
