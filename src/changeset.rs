@@ -324,7 +324,8 @@ pub async fn run(
         drop(scope);
         for r in &mut items_out {
             // Ids of schemas that were never stored mean nothing to the caller.
-            if r.status == Status::New && (run == Run::Apply || r.id.is_some_and(|id| id < 0)) {
+            let provisional = r.id.is_some_and(|id| id < 0);
+            if provisional || (run == Run::Apply && r.status != Status::Unchanged) {
                 r.id = None;
             }
         }

@@ -32,7 +32,9 @@ impl UserConfig {
             return Ok(Self::default());
         };
         match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).with_context(|| format!("{} is not valid", path.display())),
+            Ok(text) => {
+                toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
@@ -112,10 +114,10 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<(u16, Value)> {
         let url = format!("{}{path}", self.base);
-        let mut req = self
-            .http
-            .request(method, &url)
-            .header("accept", "application/vnd.schemaregistry.v1+json, application/json");
+        let mut req = self.http.request(method, &url).header(
+            "accept",
+            "application/vnd.schemaregistry.v1+json, application/json",
+        );
         if let Some((id, secret)) = &self.key {
             req = req.basic_auth(id, Some(secret));
         }
@@ -149,10 +151,19 @@ impl Client {
     }
 
     /// [`Self::call`], with any error status as an error.
-    pub async fn ok(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value> {
+    pub async fn ok(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value> {
         let (status, value) = self.call(method, path, body).await?;
         if !(200..300).contains(&status) {
-            return Err(Refused { status, body: value }.into());
+            return Err(Refused {
+                status,
+                body: value,
+            }
+            .into());
         }
         Ok(value)
     }

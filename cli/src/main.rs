@@ -23,7 +23,11 @@ use project::{Project, ProjectFile};
 use report::{Format, Verdict};
 
 #[derive(Parser)]
-#[command(name = "accord", version, about = "Check, apply and inspect schema changes against an Accord (or Confluent-compatible) registry")]
+#[command(
+    name = "accord",
+    version,
+    about = "Check, apply and inspect schema changes against an Accord (or Confluent-compatible) registry"
+)]
 struct Cli {
     /// The registry's URL (else accord.toml's `registry`, the user config's, or
     /// http://localhost:8081).
@@ -148,7 +152,10 @@ struct Output {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("accord: {e}");
@@ -235,7 +242,11 @@ fn verdicts(p: &Project, items: Vec<ItemReport>) -> Vec<Verdict> {
 /// Sends the project to `plan` or `apply`; the items of the answer.
 async fn send_set(c: &Client, p: &Project, what: &str) -> Result<Vec<ItemReport>> {
     let (status, body) = c
-        .call(Method::POST, &format!("/accord/v1/changesets/{what}"), Some(&change_set(p)))
+        .call(
+            Method::POST,
+            &format!("/accord/v1/changesets/{what}"),
+            Some(&change_set(p)),
+        )
         .await?;
     if let Some(items) = body.get("items").filter(|_| status != 404) {
         let items: Vec<ItemReport> = serde_json::from_value(items.clone())
@@ -248,9 +259,7 @@ async fn send_set(c: &Client, p: &Project, what: &str) -> Result<Vec<ItemReport>
             c.base()
         )));
     }
-    Err(anyhow!(Unreachable(
-        Refused { status, body }.to_string()
-    )))
+    Err(anyhow!(Unreachable(Refused { status, body }.to_string())))
 }
 
 /// The tree of `revision` in a temporary directory (`git archive`).
@@ -284,13 +293,18 @@ fn checkout(root: &Path, revision: &str) -> Result<tempfile::TempDir> {
     Ok(dir)
 }
 
-fn local_policy(root: &Path, file: &ProjectFile, flag: Option<&Path>) -> Result<Option<accord::governance::policy::Policy>> {
+fn local_policy(
+    root: &Path,
+    file: &ProjectFile,
+    flag: Option<&Path>,
+) -> Result<Option<accord::governance::policy::Policy>> {
     let path = match (flag, file.lint.policy.as_deref()) {
         (Some(p), _) => p.to_path_buf(),
         (None, None | Some("registry")) => return Ok(None),
         (None, Some(p)) => root.join(p),
     };
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read the policy {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read the policy {}", path.display()))?;
     let policy = accord::governance::policy::Policy::parse(&text)
         .map_err(|e| anyhow!("the policy {} is not valid: {e}", path.display()))?;
     Ok(Some(policy))
@@ -303,10 +317,19 @@ fn exit_for(v: &[Verdict]) -> u8 {
 async fn run(cli: Cli) -> Result<u8> {
     match &cli.command {
         Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "accord", &mut std::io::stdout());
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "accord",
+                &mut std::io::stdout(),
+            );
             Ok(0)
         }
-        Command::Check { against, against_dir, out } => {
+        Command::Check {
+            against,
+            against_dir,
+            out,
+        } => {
             let (root, file) = project_file(&cli)?;
             let project = Project::load(&root, &file)?;
             if against.is_none() && against_dir.is_none() {
@@ -333,7 +356,11 @@ async fn run(cli: Cli) -> Result<u8> {
             let old = if other_root.is_dir() {
                 Project::load(&other_root, &file)?
             } else {
-                Project { root: other_root, config: file.clone(), files: Vec::new() }
+                Project {
+                    root: other_root,
+                    config: file.clone(),
+                    files: Vec::new(),
+                }
             };
             let policy = local_policy(&root, &file, None)?;
             let v = verdicts(&project, offline::check(&project, &old, policy.as_ref()));
@@ -361,16 +388,31 @@ async fn run(cli: Cli) -> Result<u8> {
                     .map(|f| {
                         let abs = std::fs::canonicalize(f).unwrap_or_else(|_| f.clone());
                         let top = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
-                        abs.strip_prefix(&top).unwrap_or(&abs).to_string_lossy().replace('\\', "/")
+                        abs.strip_prefix(&top)
+                            .unwrap_or(&abs)
+                            .to_string_lossy()
+                            .replace('\\', "/")
                     })
                     .collect();
-                let missing: Vec<&String> = wanted.iter().filter(|w| !project.files.iter().any(|f| &f.path == *w)).collect();
+                let missing: Vec<&String> = wanted
+                    .iter()
+                    .filter(|w| !project.files.iter().any(|f| &f.path == *w))
+                    .collect();
                 if !missing.is_empty() {
                     bail!("not schemas of the project (see accord.toml): {missing:?}");
                 }
-                let keep: Vec<bool> = project.files.iter().map(|f| wanted.contains(&f.path)).collect();
+                let keep: Vec<bool> = project
+                    .files
+                    .iter()
+                    .map(|f| wanted.contains(&f.path))
+                    .collect();
                 let v = verdicts(&project, offline::lint_project(&project, &policy));
-                let v: Vec<Verdict> = v.into_iter().zip(keep).filter(|(_, k)| *k).map(|(v, _)| v).collect();
+                let v: Vec<Verdict> = v
+                    .into_iter()
+                    .zip(keep)
+                    .filter(|(_, k)| *k)
+                    .map(|(v, _)| v)
+                    .collect();
                 emit(out, &report::render(out.format, "lint", &v))?;
                 return Ok(exit_for(&v));
             }
@@ -378,24 +420,54 @@ async fn run(cli: Cli) -> Result<u8> {
             emit(out, &report::render(out.format, "lint", &v))?;
             Ok(exit_for(&v))
         }
-        Command::Get { subject, version, id, output } => {
+        Command::Get {
+            subject,
+            version,
+            id,
+            output,
+        } => {
             let c = client(&cli, project_file(&cli).ok().map(|(_, f)| f).as_ref())?;
             let body = match (id, subject) {
-                (Some(id), _) => c.ok(Method::GET, &format!("/schemas/ids/{id}"), None).await?,
-                (None, Some(s)) => {
-                    c.ok(Method::GET, &format!("/subjects/{}/versions/{}", seg(s), seg(version)), None)
+                (Some(id), _) => {
+                    c.ok(Method::GET, &format!("/schemas/ids/{id}"), None)
                         .await?
+                }
+                (None, Some(s)) => {
+                    c.ok(
+                        Method::GET,
+                        &format!("/subjects/{}/versions/{}", seg(s), seg(version)),
+                        None,
+                    )
+                    .await?
                 }
                 (None, None) => bail!("name a subject, or --id"),
             };
-            let text = pretty(body["schema"].as_str().unwrap_or_default(), body["schemaType"].as_str());
+            let text = pretty(
+                body["schema"].as_str().unwrap_or_default(),
+                body["schemaType"].as_str(),
+            );
             match output {
-                Some(p) => std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?,
+                Some(p) => std::fs::write(p, text)
+                    .with_context(|| format!("cannot write {}", p.display()))?,
                 None => print!("{text}"),
             }
             Ok(0)
         }
-        Command::Diff { subject, from, to, file } => diff(&cli, subject, from.as_deref(), to.as_deref(), file.as_deref()).await,
+        Command::Diff {
+            subject,
+            from,
+            to,
+            file,
+        } => {
+            diff(
+                &cli,
+                subject,
+                from.as_deref(),
+                to.as_deref(),
+                file.as_deref(),
+            )
+            .await
+        }
         Command::Config { subject, set } => {
             let c = client(&cli, project_file(&cli).ok().map(|(_, f)| f).as_ref())?;
             let path = match subject {
@@ -403,13 +475,23 @@ async fn run(cli: Cli) -> Result<u8> {
                 None => "/config".into(),
             };
             let body = match set {
-                Some(level) => c.ok(Method::PUT, &path, Some(&json!({"compatibility": level}))).await?,
+                Some(level) => {
+                    c.ok(Method::PUT, &path, Some(&json!({"compatibility": level})))
+                        .await?
+                }
                 None => {
-                    let q = if subject.is_some() { "?defaultToGlobal=true" } else { "" };
+                    let q = if subject.is_some() {
+                        "?defaultToGlobal=true"
+                    } else {
+                        ""
+                    };
                     c.ok(Method::GET, &format!("{path}{q}"), None).await?
                 }
             };
-            let level = body["compatibilityLevel"].as_str().or(body["compatibility"].as_str()).unwrap_or_default();
+            let level = body["compatibilityLevel"]
+                .as_str()
+                .or(body["compatibility"].as_str())
+                .unwrap_or_default();
             println!("{level}");
             Ok(0)
         }
@@ -420,31 +502,65 @@ async fn run(cli: Cli) -> Result<u8> {
                 None => "/mode".into(),
             };
             let body = match set {
-                Some(mode) => c.ok(Method::PUT, &path, Some(&json!({"mode": mode}))).await?,
+                Some(mode) => {
+                    c.ok(Method::PUT, &path, Some(&json!({"mode": mode})))
+                        .await?
+                }
                 None => {
-                    let q = if subject.is_some() { "?defaultToGlobal=true" } else { "" };
+                    let q = if subject.is_some() {
+                        "?defaultToGlobal=true"
+                    } else {
+                        ""
+                    };
                     c.ok(Method::GET, &format!("{path}{q}"), None).await?
                 }
             };
             println!("{}", body["mode"].as_str().unwrap_or_default());
             Ok(0)
         }
-        Command::Subjects { prefix, json: as_json } => {
+        Command::Subjects {
+            prefix,
+            json: as_json,
+        } => {
             let c = client(&cli, project_file(&cli).ok().map(|(_, f)| f).as_ref())?;
-            let q = prefix.as_ref().map(|p| format!("?subjectPrefix={}", seg(p))).unwrap_or_default();
+            let q = prefix
+                .as_ref()
+                .map(|p| format!("?subjectPrefix={}", seg(p)))
+                .unwrap_or_default();
             let list = c.ok(Method::GET, &format!("/subjects{q}"), None).await?;
             let mut rows = Vec::new();
-            for s in list.as_array().into_iter().flatten().filter_map(Value::as_str) {
-                let g = c.call(Method::GET, &format!("/accord/v1/subjects/{}", seg(s)), None).await?;
+            for s in list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                let g = c
+                    .call(
+                        Method::GET,
+                        &format!("/accord/v1/subjects/{}", seg(s)),
+                        None,
+                    )
+                    .await?;
                 let g = if g.0 == 200 { g.1 } else { Value::Null };
-                let owner = g["ownership"]["team"].as_str().or(g["owner"].as_str()).unwrap_or("-").to_owned();
+                let owner = g["ownership"]["team"]
+                    .as_str()
+                    .or(g["owner"].as_str())
+                    .unwrap_or("-")
+                    .to_owned();
                 let lifecycle = g["lifecycle"].as_str().unwrap_or("active").to_owned();
                 rows.push(json!({"subject": s, "owner": owner, "lifecycle": lifecycle}));
             }
             if *as_json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                let width = rows.iter().filter_map(|r| r["subject"].as_str()).map(str::len).max().unwrap_or(7).max(7);
+                let width = rows
+                    .iter()
+                    .filter_map(|r| r["subject"].as_str())
+                    .map(str::len)
+                    .max()
+                    .unwrap_or(7)
+                    .max(7);
                 println!("{:width$}  {:16}  LIFECYCLE", "SUBJECT", "OWNER");
                 for r in &rows {
                     println!(
@@ -457,27 +573,45 @@ async fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Validate { subject, payload, version, binary } => {
+        Command::Validate {
+            subject,
+            payload,
+            version,
+            binary,
+        } => {
             let c = client(&cli, project_file(&cli).ok().map(|(_, f)| f).as_ref())?;
-            let bytes = std::fs::read(payload).with_context(|| format!("cannot read {}", payload.display()))?;
+            let bytes = std::fs::read(payload)
+                .with_context(|| format!("cannot read {}", payload.display()))?;
             let body = if *binary {
                 use base64::Engine as _;
                 let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
                 json!({"payload": encoded, "encoding": "base64"})
             } else {
-                let text = String::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8 text: use --binary", payload.display()))?;
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    anyhow!("{} is not UTF-8 text: use --binary", payload.display())
+                })?;
                 json!({"payload": text, "encoding": "utf8", "allowUnknownFields": false})
             };
             let answer = c
                 .ok(
                     Method::POST,
-                    &format!("/accord/v1/validate/subjects/{}/versions/{}", seg(subject), seg(version)),
+                    &format!(
+                        "/accord/v1/validate/subjects/{}/versions/{}",
+                        seg(subject),
+                        seg(version)
+                    ),
                     Some(&body),
                 )
                 .await?;
-            let (id, v) = (answer["schemaId"].as_i64().unwrap_or_default(), answer["version"].as_i64().unwrap_or_default());
+            let (id, v) = (
+                answer["schemaId"].as_i64().unwrap_or_default(),
+                answer["version"].as_i64().unwrap_or_default(),
+            );
             if answer["valid"].as_bool() == Some(true) {
-                println!("valid: {} matches {subject} version {v} (id {id})", payload.display());
+                println!(
+                    "valid: {} matches {subject} version {v} (id {id})",
+                    payload.display()
+                );
                 Ok(0)
             } else {
                 println!(
@@ -498,7 +632,10 @@ fn git_top(root: &Path) -> Result<PathBuf> {
         .output()
         .context("cannot run git")?;
     if !out.status.success() {
-        bail!("{} is not in a git repository (use --against-dir)", root.display());
+        bail!(
+            "{} is not in a git repository (use --against-dir)",
+            root.display()
+        );
     }
     Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
@@ -518,22 +655,38 @@ fn pretty(text: &str, schema_type: Option<&str>) -> String {
     out
 }
 
-async fn diff(cli: &Cli, subject: &str, from: Option<&str>, to: Option<&str>, file: Option<&Path>) -> Result<u8> {
+async fn diff(
+    cli: &Cli,
+    subject: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    file: Option<&Path>,
+) -> Result<u8> {
     let c = client(cli, project_file(cli).ok().map(|(_, f)| f).as_ref())?;
     let version = |v: String| {
         let c = &c;
-        async move { c.ok(Method::GET, &format!("/subjects/{}/versions/{}", seg(subject), seg(&v)), None).await }
+        async move {
+            c.ok(
+                Method::GET,
+                &format!("/subjects/{}/versions/{}", seg(subject), seg(&v)),
+                None,
+            )
+            .await
+        }
     };
     let (old, new_text, new_label, new_type, references) = match file {
         Some(path) => {
             let old = version(from.unwrap_or("latest").to_owned()).await?;
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
             // The file's references, as the project maps them (when it is one of its files).
             let (mut refs, mut ty) = (Value::Array(Vec::new()), old["schemaType"].clone());
             if let Ok((root, pf)) = project_file(cli) {
                 if let Ok(p) = Project::load(&root, &pf) {
                     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-                    if let Some(f) = p.files.iter().find(|f| std::fs::canonicalize(root.join(&f.path)).ok().as_ref() == Some(&abs)) {
+                    if let Some(f) = p.files.iter().find(|f| {
+                        std::fs::canonicalize(root.join(&f.path)).ok().as_ref() == Some(&abs)
+                    }) {
                         refs = serde_json::to_value(&f.references)?;
                         ty = json!(f.schema_type.as_str());
                     }
@@ -556,11 +709,20 @@ async fn diff(cli: &Cli, subject: &str, from: Option<&str>, to: Option<&str>, fi
             let old = version(from).await?;
             let label = format!("{subject} v{}", new["version"]);
             let text = new["schema"].as_str().unwrap_or_default().to_owned();
-            (old, text, label, new["schemaType"].clone(), new["references"].clone())
+            (
+                old,
+                text,
+                label,
+                new["schemaType"].clone(),
+                new["references"].clone(),
+            )
         }
     };
     let old_type = old["schemaType"].as_str().map(str::to_owned);
-    let old_text = pretty(old["schema"].as_str().unwrap_or_default(), old_type.as_deref());
+    let old_text = pretty(
+        old["schema"].as_str().unwrap_or_default(),
+        old_type.as_deref(),
+    );
     let new_pretty = pretty(&new_text, new_type.as_str());
     // The findings: the newer side checked against the older version at the subject's level.
     let mut body = json!({"schema": new_text, "references": references});
@@ -571,7 +733,10 @@ async fn diff(cli: &Cli, subject: &str, from: Option<&str>, to: Option<&str>, fi
     let (_, verdict) = c
         .call(
             Method::POST,
-            &format!("/compatibility/subjects/{}/versions/{old_version}?verbose=true", seg(subject)),
+            &format!(
+                "/compatibility/subjects/{}/versions/{old_version}?verbose=true",
+                seg(subject)
+            ),
             Some(&body),
         )
         .await?;
@@ -582,7 +747,11 @@ async fn diff(cli: &Cli, subject: &str, from: Option<&str>, to: Option<&str>, fi
         .filter_map(|m| m.as_str().map(str::to_owned))
         .collect();
     let findings: Vec<report::Finding> = {
-        let mut item = ItemReport::blank(subject.to_owned(), accord::types::SchemaType::Avro, accord::changeset::Status::Incompatible);
+        let mut item = ItemReport::blank(
+            subject.to_owned(),
+            accord::types::SchemaType::Avro,
+            accord::changeset::Status::Incompatible,
+        );
         item.messages = messages.clone();
         if messages.is_empty() {
             Vec::new()
@@ -591,7 +760,13 @@ async fn diff(cli: &Cli, subject: &str, from: Option<&str>, to: Option<&str>, fi
         }
     };
     let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let paint = |code: &str, s: &str| if colour { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() };
+    let paint = |code: &str, s: &str| {
+        if colour {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    };
     println!("--- {subject} v{old_version}");
     println!("+++ {new_label}");
     let d = similar::TextDiff::from_lines(&old_text, &new_pretty);
@@ -603,16 +778,34 @@ async fn diff(cli: &Cli, subject: &str, from: Option<&str>, to: Option<&str>, fi
             similar::ChangeTag::Equal => println!(" {line}"),
         }
         if let Some(n) = change.new_index() {
-            for f in findings.iter().filter(|f| f.line == n + 1 && change.tag() != similar::ChangeTag::Delete) {
-                println!("{}", paint("33", &format!("  ^ incompatible: {}", f.message)));
+            for f in findings
+                .iter()
+                .filter(|f| f.line == n + 1 && change.tag() != similar::ChangeTag::Delete)
+            {
+                println!(
+                    "{}",
+                    paint("33", &format!("  ^ incompatible: {}", f.message))
+                );
             }
         }
     }
     if verdict["is_compatible"].as_bool() == Some(false) {
-        println!("{}", paint("31;1", &format!("incompatible with v{old_version} ({} finding(s))", messages.len())));
+        println!(
+            "{}",
+            paint(
+                "31;1",
+                &format!(
+                    "incompatible with v{old_version} ({} finding(s))",
+                    messages.len()
+                )
+            )
+        );
         Ok(1)
     } else {
-        println!("{}", paint("32;1", &format!("compatible with v{old_version}")));
+        println!(
+            "{}",
+            paint("32;1", &format!("compatible with v{old_version}"))
+        );
         Ok(0)
     }
 }

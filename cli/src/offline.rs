@@ -116,10 +116,11 @@ pub fn check(new: &Project, old: &Project, policy: Option<&Policy>) -> Vec<ItemR
         if let Some(prev) = &previous {
             // Unchanged: the same schema, referencing only what is unchanged too (a referenced
             // schema's new version makes this one's references, and so its version, new).
-            let refs_unchanged = f
-                .referenced_files
-                .iter()
-                .all(|&j| done[j].as_ref().is_some_and(|r| r.status == Status::Unchanged));
+            let refs_unchanged = f.referenced_files.iter().all(|&j| {
+                done[j]
+                    .as_ref()
+                    .is_some_and(|r| r.status == Status::Unchanged)
+            });
             if prev.canonical() == parsed.canonical() && refs_unchanged {
                 report.status = Status::Unchanged;
                 done[i] = Some(report);

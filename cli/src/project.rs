@@ -165,9 +165,7 @@ fn literal_prefix(glob: &str) -> String {
 
 fn type_of(path: &str, declared: Option<&str>) -> Result<SchemaType> {
     if let Some(t) = declared {
-        return t
-            .parse::<SchemaType>()
-            .map_err(|e| anyhow!("{path}: {e}"));
+        return t.parse::<SchemaType>().map_err(|e| anyhow!("{path}: {e}"));
     }
     let ext = path.rsplit('.').next().unwrap_or_default();
     Ok(match ext {
@@ -212,7 +210,8 @@ fn walk(root: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
+        let entries =
+            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
         for entry in entries {
             let entry = entry?;
             let path = entry.path();
@@ -394,7 +393,10 @@ fn link(files: &mut [SchemaFile], roots: &[String]) {
                 }
             }
         }
-        let subjects: Vec<String> = refs.iter().map(|(_, j)| files[*j].subject.clone()).collect();
+        let subjects: Vec<String> = refs
+            .iter()
+            .map(|(_, j)| files[*j].subject.clone())
+            .collect();
         let f = &mut files[i];
         f.references = refs
             .iter()
@@ -436,7 +438,10 @@ fn avro_walk(v: &Value, namespace: &str, defined: &mut Vec<String>, used: &mut V
         }
         Value::Object(o) => {
             let ty = o.get("type");
-            let named = matches!(ty.and_then(Value::as_str), Some("record" | "error" | "enum" | "fixed"));
+            let named = matches!(
+                ty.and_then(Value::as_str),
+                Some("record" | "error" | "enum" | "fixed")
+            );
             let mut ns = namespace.to_owned();
             if named {
                 if let Some(name) = o.get("name").and_then(Value::as_str) {
@@ -480,7 +485,10 @@ fn json_refs(v: &Value, out: &mut Vec<String>) {
                 if k == "$ref" {
                     if let Some(r) = x.as_str() {
                         let file = r.split('#').next().unwrap_or_default();
-                        if !file.is_empty() && !file.contains("://") && !out.iter().any(|o| o == file) {
+                        if !file.is_empty()
+                            && !file.contains("://")
+                            && !out.iter().any(|o| o == file)
+                        {
                             out.push(file.to_owned());
                         }
                     }
@@ -519,7 +527,10 @@ mod tests {
             subject_for("{dir}.{stem}-value", "schemas/shop/order.avsc", "schemas"),
             "shop.order-value"
         );
-        assert_eq!(subject_for("{dir}.{stem}-value", "schemas/order.avsc", "schemas"), "order-value");
+        assert_eq!(
+            subject_for("{dir}.{stem}-value", "schemas/order.avsc", "schemas"),
+            "order-value"
+        );
         assert_eq!(subject_for("{path}", "s/a/b/c.proto", "s"), "a.b.c");
         assert_eq!(literal_prefix("schemas/avro/**/*.avsc"), "schemas/avro");
         assert_eq!(literal_prefix("a.avsc"), "");

@@ -42,7 +42,8 @@ impl Verdict {
         };
         match item.status {
             Status::Incompatible => {
-                for m in &item.messages {
+                // The verbose answer's context lines (old schema, level) are no findings.
+                for m in item.messages.iter().filter(|m| m.contains("errorType")) {
                     let hints = hints_of(m);
                     let hints: Vec<&str> = hints.iter().map(String::as_str).collect();
                     findings.push(error("incompatible".into(), m.clone(), &hints));
@@ -50,7 +51,9 @@ impl Verdict {
                 if findings.is_empty() {
                     findings.push(error(
                         "incompatible".into(),
-                        item.message.clone().unwrap_or_else(|| "incompatible".into()),
+                        item.message
+                            .clone()
+                            .unwrap_or_else(|| "incompatible".into()),
                         &[],
                     ));
                 }
@@ -59,7 +62,11 @@ impl Verdict {
                 for v in &item.violations {
                     let hints = pointer_hints(&v.path, &v.message);
                     let hints: Vec<&str> = hints.iter().map(String::as_str).collect();
-                    findings.push(error(format!("lint:{}", v.rule_id), v.message.clone(), &hints));
+                    findings.push(error(
+                        format!("lint:{}", v.rule_id),
+                        v.message.clone(),
+                        &hints,
+                    ));
                 }
             }
             Status::Forbidden | Status::Invalid | Status::Skipped => {
@@ -100,14 +107,29 @@ impl Verdict {
 /// Names worth looking for in a compatibility message: its `additionalInfo`, then quoted words.
 fn hints_of(message: &str) -> Vec<String> {
     let mut out = Vec::new();
+    let mut push = |hint: &str| {
+        // A path (`#/properties/sku`, `/fields/3`): its last named segment.
+        if hint.starts_with('#') || hint.starts_with('/') {
+            let named = hint.split('/').rev().find(|s| {
+                !s.is_empty()
+                    && s.parse::<usize>().is_err()
+                    && !["#", "fields", "properties", "items", "definitions", "$defs"].contains(s)
+            });
+            if let Some(n) = named {
+                out.push(n.to_owned());
+            }
+        } else if !hint.is_empty() && !hint.contains(' ') {
+            out.push(hint.to_owned());
+        }
+    };
     if let Some(rest) = message.split("additionalInfo:'").nth(1) {
         if let Some(info) = rest.split('\'').next() {
-            out.push(info.to_owned());
+            push(info);
         }
     }
     for (k, part) in message.split(['\'', '"']).enumerate() {
-        if k % 2 == 1 && !part.is_empty() && !part.starts_with('/') && !part.contains(' ') {
-            out.push(part.to_owned());
+        if k % 2 == 1 {
+            push(part);
         }
     }
     out
@@ -115,13 +137,15 @@ fn hints_of(message: &str) -> Vec<String> {
 
 /// Names in a JSON pointer (last named segment first) and a message.
 fn pointer_hints(pointer: &str, message: &str) -> Vec<String> {
-    let mut out: Vec<String> = pointer
-        .split('/')
-        .rev()
-        .filter(|s| !s.is_empty() && s.parse::<usize>().is_err() && *s != "fields")
-        .map(str::to_owned)
-        .collect();
-    out.extend(hints_of(message));
+    let mut out = hints_of(message);
+    out.extend(
+        pointer
+            .split('/')
+            .rev()
+            .filter(|s| !s.is_empty() && s.parse::<usize>().is_err())
+            .filter(|s| !["fields", "name", "type", "properties"].contains(s))
+            .map(str::to_owned),
+    );
     out
 }
 
@@ -202,16 +226,27 @@ fn human(mode: &str, verdicts: &[Verdict], colour: bool) -> String {
             } else {
                 paint("33", "warning")
             };
-            let _ = writeln!(out, "    {}:{}: {level} [{}] {}", v.file, f.line, f.rule, f.message);
+            let _ = writeln!(
+                out,
+                "    {}:{}: {level} [{}] {}",
+                v.file, f.line, f.rule, f.message
+            );
         }
     }
     let failed = verdicts.iter().filter(|v| v.failed()).count();
-    let new = verdicts.iter().filter(|v| v.item.status == Status::New).count();
+    let new = verdicts
+        .iter()
+        .filter(|v| v.item.status == Status::New)
+        .count();
     let summary = format!(
         "accord check ({mode}): {} subjects, {new} to register, {failed} failing",
         verdicts.len()
     );
-    let _ = writeln!(out, "{}", paint(if failed > 0 { "31;1" } else { "32;1" }, &summary));
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(if failed > 0 { "31;1" } else { "32;1" }, &summary)
+    );
     out
 }
 
@@ -258,7 +293,10 @@ fn junit(mode: &str, verdicts: &[Verdict]) -> String {
             continue;
         }
         out.push_str(">\n");
-        let first = errors.first().map(|f| f.message.as_str()).unwrap_or("failed");
+        let first = errors
+            .first()
+            .map(|f| f.message.as_str())
+            .unwrap_or("failed");
         let ty = errors.first().map(|f| f.rule.as_str()).unwrap_or("failed");
         let details: Vec<String> = errors
             .iter()
@@ -279,7 +317,9 @@ fn junit(mode: &str, verdicts: &[Verdict]) -> String {
 
 /// GitHub workflow-command escaping: data, and property values (which also escape `:` `,`).
 fn gh_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn gh_property(s: &str) -> String {
@@ -368,9 +408,16 @@ mod tests {
 
     #[test]
     fn finds_lines_by_name() {
-        let text = "{\n  \"type\": \"record\",\n  \"fields\": [\n    {\"name\": \"channel\"}\n  ]\n}";
+        let text =
+            "{\n  \"type\": \"record\",\n  \"fields\": [\n    {\"name\": \"channel\"}\n  ]\n}";
         let m = "{errorType:'READER_FIELD_MISSING_DEFAULT_VALUE', description:'The field 'channel' at path '/fields/3'', additionalInfo:'channel'}";
-        assert_eq!(locate(text, &hints_of(m).iter().map(String::as_str).collect::<Vec<_>>()), 4);
+        assert_eq!(
+            locate(
+                text,
+                &hints_of(m).iter().map(String::as_str).collect::<Vec<_>>()
+            ),
+            4
+        );
         assert_eq!(gh_property("a:b,c%"), "a%3Ab%2Cc%25");
     }
 }

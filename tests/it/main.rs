@@ -17,6 +17,7 @@ mod bad_input;
 mod bindings;
 mod changes;
 mod changesets;
+mod cli;
 mod compat_suites;
 mod concurrency;
 mod conformance;
