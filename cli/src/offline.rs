@@ -68,13 +68,13 @@ pub fn check(new: &Project, old: &Project, policy: Option<&Policy>) -> Vec<ItemR
         }
         ok
     }
-    for i in 0..n {
+    for (i, slot) in done.iter_mut().enumerate() {
         if !visit(new, i, &mut state, &mut order) && !order.contains(&i) {
             let f = &new.files[i];
             let mut r = ItemReport::blank(f.subject.clone(), f.schema_type, Status::Invalid);
             r.error_code = Some(42201);
             r.message = Some("Invalid schema: the files reference each other in a cycle".into());
-            done[i] = Some(r);
+            *slot = Some(r);
         }
     }
     order.dedup();

@@ -426,10 +426,8 @@ fn qualify(name: &str, namespace: &str) -> String {
 /// Collects the named types an Avro schema defines and the names it uses.
 fn avro_walk(v: &Value, namespace: &str, defined: &mut Vec<String>, used: &mut Vec<String>) {
     match v {
-        Value::String(name) => {
-            if !AVRO_PRIMITIVES.contains(&name.as_str()) {
-                used.push(qualify(name, namespace));
-            }
+        Value::String(name) if !AVRO_PRIMITIVES.contains(&name.as_str()) => {
+            used.push(qualify(name, namespace));
         }
         Value::Array(items) => {
             for item in items {

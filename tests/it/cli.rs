@@ -251,7 +251,10 @@ fn statuses(run: &Run) -> BTreeMap<String, String> {
 }
 
 /// The changes the tests make on top of v1, each with whether `check` should pass.
-fn scenarios() -> Vec<(&'static str, bool, Vec<(&'static str, String)>)> {
+/// A scenario: its name, whether `check` passes, and the files it rewrites.
+type Scenario = (&'static str, bool, Vec<(&'static str, String)>);
+
+fn scenarios() -> Vec<Scenario> {
     vec![
         ("unchanged", true, vec![]),
         (
