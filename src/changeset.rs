@@ -370,33 +370,44 @@ async fn decide(
 ) -> Result<ItemReport, SetError> {
     let subject = &item.subject;
     let mut report = ItemReport::new(item, Status::New);
-    if let Err(why) = governance
+    // Needing no write, an unchanged item needs no right to the subject: a project's check
+    // passes over the other teams' subjects it did not touch.
+    let forbidden = governance
         .may_write_subject_in(s, caller.principal, subject, owner_required)
         .await?
-    {
-        report.status = Status::Forbidden;
-        report.error_code = Some(40301);
-        report.message = Some(why);
-        report.owner = governance.owner_of(s, subject).await?.map(|o| o.team);
-        return Ok(report);
-    }
+        .err();
     let candidate = match registry.parse_candidate_in(s, subject, &input).await {
         Ok(c) => c,
-        Err(e) => return refused(report, e),
+        Err(e) => {
+            return match forbidden {
+                Some(why) if !matches!(e, RegistryError::Store(_)) => {
+                    forbid(governance, s, subject, report, why).await
+                }
+                _ => refused(report, e),
+            }
+        }
     };
     let done = match registry
         .register_in(s, scope, subject, input, false, false, caller.actor)
         .await
     {
+        Ok(done) if !done.created => {
+            report.status = Status::Unchanged;
+            report.version = Some(done.registered.version);
+            report.id = Some(done.registered.schema.id);
+            return Ok(report);
+        }
+        Err(e @ RegistryError::Store(_)) => return Err(e.into()),
+        // What it would write is not this caller's to write (the set fails: rolled back).
+        _ if forbidden.is_some() => {
+            let why = forbidden.unwrap_or_default();
+            return forbid(governance, s, subject, report, why).await;
+        }
         Ok(done) => done,
         Err(e) => return refused(report, e),
     };
     report.version = Some(done.registered.version);
     report.id = Some(done.registered.schema.id);
-    if !done.created {
-        report.status = Status::Unchanged;
-        return Ok(report);
-    }
     // Governance looks at what is new, as for a single registration (whose unchanged
     // re-registrations it never sees); a refusal fails the set, so the write is rolled back.
     let (schema, previous) = candidate;
@@ -422,6 +433,21 @@ async fn decide(
         }
         Err(e) => return Err(e.into()),
     }
+    Ok(report)
+}
+
+/// An item the caller may not write, with the owning team.
+async fn forbid(
+    governance: &Governance,
+    s: &mut dyn crate::storage::Session,
+    subject: &QualifiedSubject,
+    mut report: ItemReport,
+    why: String,
+) -> Result<ItemReport, SetError> {
+    report.status = Status::Forbidden;
+    report.error_code = Some(40301);
+    report.message = Some(why);
+    report.owner = governance.owner_of(s, subject).await?.map(|o| o.team);
     Ok(report)
 }
 

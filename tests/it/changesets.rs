@@ -403,10 +403,27 @@ async fn ownership_and_lint_per_item(backend: Backend) {
         &app,
         Method::POST,
         "/accord/v1/changesets/apply",
-        Some(set),
+        Some(set.clone()),
         Some(&payments),
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{done}");
     assert_eq!(done["applied"], true);
+    // Another team's check of a project holding them unchanged passes: nothing to write.
+    let orders = create_key(&app, &admin, json!({"role": "member", "team": "orders"})).await;
+    let (s, plan) = call(
+        &app,
+        Method::POST,
+        "/accord/v1/changesets/plan",
+        Some(set),
+        Some(&orders),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{plan}");
+    assert_eq!(plan["ok"], true, "{plan}");
+    assert!(plan["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["status"] == "unchanged"));
 }
