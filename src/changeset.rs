@@ -107,6 +107,17 @@ impl ItemReport {
         )
     }
 
+    /// Not decided: it references `failed` items.
+    pub fn skipped(mut self, failed: Vec<String>) -> Self {
+        self.status = Status::Skipped;
+        self.message = Some(format!(
+            "Not decided: it references {}, which cannot be registered",
+            failed.join(", ")
+        ));
+        self.depends_on = failed;
+        self
+    }
+
     /// A verdict with no details yet.
     pub fn blank(subject: String, schema_type: SchemaType, status: Status) -> Self {
         Self {
@@ -256,13 +267,7 @@ pub async fn run(
             .map(|&j| items[j].subject.display_name())
             .collect();
         if !failed.is_empty() {
-            let mut r = ItemReport::new(item, Status::Skipped);
-            r.message = Some(format!(
-                "Not decided: it references {}, which cannot be registered",
-                failed.join(", ")
-            ));
-            r.depends_on = failed;
-            reports[i] = Some(r);
+            reports[i] = Some(ItemReport::new(item, Status::New).skipped(failed));
             continue;
         }
         // References to other items name the version each ended up as.

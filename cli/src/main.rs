@@ -469,25 +469,7 @@ async fn run(cli: Cli) -> Result<u8> {
             .await
         }
         Command::Config { subject, set } => {
-            let c = client(&cli, project_file(&cli).ok().map(|(_, f)| f).as_ref())?;
-            let path = match subject {
-                Some(s) => format!("/config/{}", seg(s)),
-                None => "/config".into(),
-            };
-            let body = match set {
-                Some(level) => {
-                    c.ok(Method::PUT, &path, Some(&json!({"compatibility": level})))
-                        .await?
-                }
-                None => {
-                    let q = if subject.is_some() {
-                        "?defaultToGlobal=true"
-                    } else {
-                        ""
-                    };
-                    c.ok(Method::GET, &format!("{path}{q}"), None).await?
-                }
-            };
+            let body = setting(&cli, "config", "compatibility", subject, set).await?;
             let level = body["compatibilityLevel"]
                 .as_str()
                 .or(body["compatibility"].as_str())
@@ -496,25 +478,7 @@ async fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Mode { subject, set } => {
-            let c = client(&cli, project_file(&cli).ok().map(|(_, f)| f).as_ref())?;
-            let path = match subject {
-                Some(s) => format!("/mode/{}", seg(s)),
-                None => "/mode".into(),
-            };
-            let body = match set {
-                Some(mode) => {
-                    c.ok(Method::PUT, &path, Some(&json!({"mode": mode})))
-                        .await?
-                }
-                None => {
-                    let q = if subject.is_some() {
-                        "?defaultToGlobal=true"
-                    } else {
-                        ""
-                    };
-                    c.ok(Method::GET, &format!("{path}{q}"), None).await?
-                }
-            };
+            let body = setting(&cli, "mode", "mode", subject, set).await?;
             println!("{}", body["mode"].as_str().unwrap_or_default());
             Ok(0)
         }
@@ -621,6 +585,35 @@ async fn run(cli: Cli) -> Result<u8> {
                 );
                 Ok(1)
             }
+        }
+    }
+}
+
+/// Reads or sets `/config` or `/mode` (`resource`), global or a subject's: `{field: value}`.
+async fn setting(
+    cli: &Cli,
+    resource: &str,
+    field: &str,
+    subject: &Option<String>,
+    set: &Option<String>,
+) -> Result<Value> {
+    let c = client(cli, project_file(cli).ok().map(|(_, f)| f).as_ref())?;
+    let path = match subject {
+        Some(s) => format!("/{resource}/{}", seg(s)),
+        None => format!("/{resource}"),
+    };
+    match set {
+        Some(value) => {
+            c.ok(Method::PUT, &path, Some(&json!({ field: value })))
+                .await
+        }
+        None => {
+            let q = if subject.is_some() {
+                "?defaultToGlobal=true"
+            } else {
+                ""
+            };
+            c.ok(Method::GET, &format!("{path}{q}"), None).await
         }
     }
 }

@@ -91,13 +91,7 @@ pub fn check(new: &Project, old: &Project, policy: Option<&Policy>) -> Vec<ItemR
             .map(|&j| new.files[j].subject.clone())
             .collect();
         if !failed.is_empty() {
-            report.status = Status::Skipped;
-            report.message = Some(format!(
-                "Not decided: it references {}, which cannot be registered",
-                failed.join(", ")
-            ));
-            report.depends_on = failed;
-            done[i] = Some(report);
+            done[i] = Some(report.skipped(failed));
             continue;
         }
         let parsed = match parse(&formats, new, i) {

@@ -339,31 +339,23 @@ impl Registry {
         edges: &[crate::storage::ReferenceEdge],
     ) -> Result<i64> {
         for _ in 0..ID_ATTEMPTS {
-            if scope.provisional {
-                let id = self.provisional_id();
-                scope.hold(&record.context, id);
-                if s.insert_schema(&record_with_id(record, id), edges).await? {
-                    return Ok(id);
+            let id = if scope.provisional {
+                self.provisional_id()
+            } else {
+                let id = s.allocate_id(&record.context).await?;
+                if id > i64::from(i32::MAX) {
+                    // The sequence ran past the wire format's range (after an import of a very
+                    // large id): take the lowest free id instead, so the context keeps working.
+                    s.lowest_free_id(&record.context).await?.ok_or_else(|| {
+                        RegistryError::OperationNotPermitted(format!(
+                            "Every schema id up to {} is in use in this context",
+                            i32::MAX
+                        ))
+                    })?
+                } else {
+                    id
                 }
-                if let Some(e) = s
-                    .schema_by_fingerprint(&record.context, &record.fingerprint)
-                    .await?
-                {
-                    return Ok(e.id);
-                }
-                continue;
-            }
-            let mut id = s.allocate_id(&record.context).await?;
-            if id > i64::from(i32::MAX) {
-                // The sequence ran past the wire format's range (after an import of a very
-                // large id): take the lowest free id instead, so the context keeps working.
-                id = s.lowest_free_id(&record.context).await?.ok_or_else(|| {
-                    RegistryError::OperationNotPermitted(format!(
-                        "Every schema id up to {} is in use in this context",
-                        i32::MAX
-                    ))
-                })?;
-            }
+            };
             scope.hold(&record.context, id);
             if s.insert_schema(&record_with_id(record, id), edges).await? {
                 return Ok(id);
