@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use crate::governance::{Actor, Governance, GovernanceError, Principal, Violation};
 use crate::registry::{Registry, RegistryError, SchemaInput};
-use crate::types::{QualifiedSubject, SchemaType};
+use crate::types::{CompatibilityLevel, QualifiedSubject, SchemaType};
 
 /// The most items one change set may carry.
 pub const MAX_ITEMS: usize = 10_000;
@@ -93,6 +93,9 @@ pub struct ItemReport {
     /// The team that owns the subject, for a forbidden item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// The compatibility level the subject's registrations are checked at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compatibility: Option<CompatibilityLevel>,
     /// The failing items this one references.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
@@ -132,6 +135,7 @@ impl ItemReport {
             violations: Vec::new(),
             warnings: Vec::new(),
             owner: None,
+            compatibility: None,
             depends_on: Vec::new(),
         }
     }
@@ -375,6 +379,7 @@ async fn decide(
 ) -> Result<ItemReport, SetError> {
     let subject = &item.subject;
     let mut report = ItemReport::new(item, Status::New);
+    report.compatibility = Some(registry.level_in(s, subject).await?);
     // Needing no write, an unchanged item needs no right to the subject: a project's check
     // passes over the other teams' subjects it did not touch.
     let forbidden = governance

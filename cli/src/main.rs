@@ -233,7 +233,25 @@ fn verdicts(p: &Project, items: Vec<ItemReport>) -> Vec<Verdict> {
     items
         .into_iter()
         .map(|item| match by_subject.get(item.subject.as_str()) {
-            Some(&i) => Verdict::new(&p.files[i].path, &p.files[i].text, item),
+            Some(&i) => {
+                let f = &p.files[i];
+                let checked_at = item.compatibility;
+                let mut v = Verdict::new(&f.path, &f.text, item);
+                if let (Some(want), Some(got)) = (f.expected, checked_at) {
+                    if want != got {
+                        v.findings.push(report::Finding {
+                            rule: "compatibility-level".into(),
+                            level: "warning",
+                            line: 1,
+                            message: format!(
+                                "the registry checks {} at {}; accord.toml expects {} (accord config {} --set {})",
+                                f.subject, got.as_str(), want.as_str(), f.subject, want.as_str()
+                            ),
+                        });
+                    }
+                }
+                v
+            }
             None => Verdict::new("", "", item),
         })
         .collect()

@@ -98,6 +98,9 @@ pub struct SchemaFile {
     /// The files those references point at (same order).
     pub referenced_files: Vec<usize>,
     pub compatibility: CompatibilityLevel,
+    /// The level accord.toml declares for it, if it declares one (online, a registry that
+    /// checks the subject at another level gets a warning).
+    pub expected: Option<CompatibilityLevel>,
 }
 
 /// A project loaded from a directory.
@@ -254,7 +257,9 @@ impl Project {
                 .root
                 .clone()
                 .unwrap_or_else(|| globs.first().map(|g| literal_prefix(g)).unwrap_or_default());
-            let compatibility = level(entry.compatibility.as_deref().or(default_level))?;
+            let declared = entry.compatibility.as_deref().or(default_level);
+            let compatibility = level(declared)?;
+            let expected = declared.map(|_| compatibility);
             for path in all.iter().filter(|p| set.is_match(p.as_str())) {
                 if files.iter().any(|f| &f.path == path) {
                     continue;
@@ -274,6 +279,7 @@ impl Project {
                     references: Vec::new(),
                     referenced_files: Vec::new(),
                     compatibility,
+                    expected,
                 });
                 roots.push(root_dir.clone());
             }

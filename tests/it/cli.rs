@@ -754,6 +754,30 @@ async fn everyday_subcommands() {
         accord(dir, &registry, &["mode"]).await.stdout.trim(),
         "READWRITE"
     );
+    // A project that expects another level than the registry applies is warned (online).
+    let toml = std::fs::read_to_string(dir.join("accord.toml")).unwrap();
+    write(
+        dir,
+        "accord.toml",
+        &format!("compatibility = \"BACKWARD\"\n{toml}"),
+    );
+    let run = accord(dir, &registry, &["check", "--format", "github"]).await;
+    assert_eq!(
+        run.code, 0,
+        "a warning does not fail the check: {}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("::warning file=schemas/avro/shop/order.avsc,line=1,title=accord compatibility-level (shop.order-value)::the registry checks shop.order-value at FULL; accord.toml expects BACKWARD"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("shop.money-value)::the registry"),
+        "{}",
+        run.stdout
+    );
+    write(dir, "accord.toml", &toml);
 
     // subjects with owners and lifecycle.
     let run = accord(dir, &registry, &["subjects", "--json"]).await;
