@@ -280,35 +280,18 @@ async fn send_set(c: &Client, p: &Project, what: &str) -> Result<Vec<ItemReport>
     Err(anyhow!(Unreachable(Refused { status, body }.to_string())))
 }
 
-/// The tree of `revision` in a temporary directory (`git archive`).
-fn checkout(root: &Path, revision: &str) -> Result<tempfile::TempDir> {
-    let dir = tempfile::tempdir()?;
-    let archive = std::process::Command::new("git")
-        .args(["archive", "--format=tar", revision])
-        .current_dir(root)
+/// Refuses a revision git does not know (rather than comparing with nothing).
+fn verify_revision(top: &Path, revision: &str) -> Result<()> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--verify", "--quiet"])
+        .arg(format!("{revision}^{{tree}}"))
+        .current_dir(top)
         .output()
         .context("cannot run git")?;
-    if !archive.status.success() {
-        bail!(
-            "git archive {revision} failed: {}",
-            String::from_utf8_lossy(&archive.stderr).trim()
-        );
+    if !out.status.success() {
+        bail!("git does not know the revision '{revision}'");
     }
-    let mut tar = std::process::Command::new("tar")
-        .args(["-x", "-C"])
-        .arg(dir.path())
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .context("cannot run tar")?;
-    tar.stdin
-        .take()
-        .ok_or_else(|| anyhow!("tar has no input"))?
-        .write_all(&archive.stdout)?;
-    if !tar.wait()?.success() {
-        bail!("tar could not unpack {revision}");
-    }
-    // git archive runs at the repository's top level: the project may sit below it.
-    Ok(dir)
+    Ok(())
 }
 
 fn local_policy(
@@ -357,28 +340,24 @@ async fn run(cli: Cli) -> Result<u8> {
                 emit(out, &report::render(out.format, "online", &v))?;
                 return Ok(exit_for(&v));
             }
-            let (_tmp, other_root) = match (against, against_dir) {
+            let old = match (against, against_dir) {
                 (Some(rev), _) => {
                     let top = git_top(&root)?;
-                    let tmp = checkout(&top, rev)?;
-                    let below = std::fs::canonicalize(&root)?
+                    verify_revision(&top, rev)?;
+                    let prefix = std::fs::canonicalize(&root)?
                         .strip_prefix(std::fs::canonicalize(&top)?)
-                        .map(Path::to_path_buf)
+                        .map(|p| p.to_string_lossy().replace('\\', "/"))
                         .unwrap_or_default();
-                    let path = tmp.path().join(below);
-                    (Some(tmp), path)
+                    let tree = project::Tree::Git {
+                        top: &top,
+                        revision: rev,
+                        prefix: &prefix,
+                    };
+                    Project::load_tree(&root, &tree, &file)?
                 }
-                (None, Some(dir)) => (None, dir.clone()),
+                (None, Some(dir)) if dir.is_dir() => Project::load(dir, &file)?,
+                (None, Some(dir)) => bail!("{} is not a directory", dir.display()),
                 (None, None) => unreachable!("handled above"),
-            };
-            let old = if other_root.is_dir() {
-                Project::load(&other_root, &file)?
-            } else {
-                Project {
-                    root: other_root,
-                    config: file.clone(),
-                    files: Vec::new(),
-                }
             };
             let policy = local_policy(&root, &file, None)?;
             let v = verdicts(&project, offline::check(&project, &old, policy.as_ref()));

@@ -233,10 +233,149 @@ fn walk(root: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// Where a project's files are read from: a directory, or a git revision (read straight from
+/// the object store, nothing unpacked).
+pub enum Tree<'a> {
+    Dir(&'a Path),
+    Git {
+        /// The repository's top level.
+        top: &'a Path,
+        revision: &'a str,
+        /// The project's directory below the top level (`""` at the top).
+        prefix: &'a str,
+    },
+}
+
+impl Tree<'_> {
+    /// Every file, relative to the project root, with `/`.
+    fn list(&self) -> Result<Vec<String>> {
+        match self {
+            Tree::Dir(root) => walk(root),
+            Tree::Git {
+                top,
+                revision,
+                prefix,
+            } => {
+                let mut cmd = std::process::Command::new("git");
+                cmd.args([
+                    "ls-tree",
+                    "-r",
+                    "-z",
+                    "--name-only",
+                    "--full-tree",
+                    revision,
+                ])
+                .current_dir(top);
+                if !prefix.is_empty() {
+                    cmd.arg("--").arg(prefix);
+                }
+                let out = cmd.output().context("cannot run git")?;
+                if !out.status.success() {
+                    bail!(
+                        "git ls-tree {revision} failed: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    );
+                }
+                let mut paths: Vec<String> = out
+                    .stdout
+                    .split(|b| *b == 0)
+                    .filter(|p| !p.is_empty())
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .filter_map(|p| {
+                        if prefix.is_empty() {
+                            Some(p)
+                        } else {
+                            p.strip_prefix(&format!("{prefix}/")).map(str::to_owned)
+                        }
+                    })
+                    .collect();
+                paths.sort();
+                Ok(paths)
+            }
+        }
+    }
+
+    /// The texts of `paths` (relative to the project root).
+    fn read(&self, paths: &[&String]) -> Result<Vec<String>> {
+        match self {
+            Tree::Dir(root) => paths
+                .iter()
+                .map(|p| {
+                    std::fs::read_to_string(root.join(p.as_str()))
+                        .with_context(|| format!("cannot read {p}"))
+                })
+                .collect(),
+            Tree::Git {
+                top,
+                revision,
+                prefix,
+            } => {
+                use std::io::Write as _;
+                let mut child = std::process::Command::new("git")
+                    .args(["cat-file", "--batch"])
+                    .current_dir(top)
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .context("cannot run git")?;
+                let mut input = String::new();
+                for p in paths {
+                    let full = if prefix.is_empty() {
+                        (*p).clone()
+                    } else {
+                        format!("{prefix}/{p}")
+                    };
+                    input.push_str(&format!("{revision}:{full}\n"));
+                }
+                let mut stdin = child
+                    .stdin
+                    .take()
+                    .ok_or_else(|| anyhow!("git has no input"))?;
+                // Written from a thread of its own: git answers while it reads.
+                let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+                let out = child.wait_with_output()?;
+                writer
+                    .join()
+                    .map_err(|_| anyhow!("writing to git failed"))??;
+                let mut texts = Vec::with_capacity(paths.len());
+                let mut rest = &out.stdout[..];
+                for p in paths {
+                    let end = rest
+                        .iter()
+                        .position(|b| *b == b'\n')
+                        .ok_or_else(|| anyhow!("git cat-file broke off at {p}"))?;
+                    let header = String::from_utf8_lossy(&rest[..end]).into_owned();
+                    rest = &rest[end + 1..];
+                    let size: usize = header
+                        .rsplit(' ')
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|_| header.contains(" blob "))
+                        .ok_or_else(|| anyhow!("{p} at {revision}: {header}"))?;
+                    let body = rest
+                        .get(..size)
+                        .ok_or_else(|| anyhow!("git cat-file broke off in {p}"))?;
+                    texts.push(
+                        String::from_utf8(body.to_vec())
+                            .map_err(|_| anyhow!("{p} at {revision} is not UTF-8"))?,
+                    );
+                    rest = rest.get(size + 1..).unwrap_or_default();
+                }
+                Ok(texts)
+            }
+        }
+    }
+}
+
 impl Project {
     /// Loads the schemas `config` maps, from the tree at `root`.
     pub fn load(root: &Path, config: &ProjectFile) -> Result<Project> {
-        let all = walk(root)?;
+        Self::load_tree(root, &Tree::Dir(root), config)
+    }
+
+    /// Loads the schemas `config` maps from `tree` (`root` names it in the project).
+    pub fn load_tree(root: &Path, tree: &Tree, config: &ProjectFile) -> Result<Project> {
+        let all = tree.list()?;
         let default_level = config.compatibility.as_deref();
         let mut files: Vec<SchemaFile> = Vec::new();
         let mut roots: Vec<String> = Vec::new();
@@ -269,13 +408,11 @@ impl Project {
                 if let Some(other) = seen_subjects.insert(subject.clone(), path.clone()) {
                     bail!("{path} and {other} both map to subject '{subject}'");
                 }
-                let text = std::fs::read_to_string(root.join(path))
-                    .with_context(|| format!("cannot read {path}"))?;
                 files.push(SchemaFile {
                     path: path.clone(),
                     subject,
                     schema_type,
-                    text,
+                    text: String::new(),
                     references: Vec::new(),
                     referenced_files: Vec::new(),
                     compatibility,
@@ -283,6 +420,11 @@ impl Project {
                 });
                 roots.push(root_dir.clone());
             }
+        }
+        let paths: Vec<&String> = files.iter().map(|f| &f.path).collect();
+        let texts = tree.read(&paths)?;
+        for (f, text) in files.iter_mut().zip(texts) {
+            f.text = text;
         }
         link(&mut files, &roots);
         Ok(Project {
