@@ -379,30 +379,19 @@ async fn decide(
 ) -> Result<ItemReport, SetError> {
     let subject = &item.subject;
     let mut report = ItemReport::new(item, Status::New);
-    report.compatibility = Some(registry.level_in(s, subject).await?);
     // Needing no write, an unchanged item needs no right to the subject: a project's check
     // passes over the other teams' subjects it did not touch.
     let forbidden = governance
         .may_write_subject_in(s, caller.principal, subject, owner_required)
         .await?
         .err();
-    let candidate = match registry.parse_candidate_in(s, subject, &input).await {
-        Ok(c) => c,
-        Err(e) => {
-            return match forbidden {
-                Some(why) if !matches!(e, RegistryError::Store(_)) => {
-                    forbid(governance, s, subject, report, why).await
-                }
-                _ => refused(report, e),
-            }
-        }
-    };
     let done = match registry
         .register_in(s, scope, subject, input, false, false, caller.actor)
         .await
     {
         Ok(done) if !done.created => {
             report.status = Status::Unchanged;
+            report.compatibility = Some(done.level);
             report.version = Some(done.registered.version);
             report.id = Some(done.registered.schema.id);
             return Ok(report);
@@ -418,11 +407,16 @@ async fn decide(
     };
     report.version = Some(done.registered.version);
     report.id = Some(done.registered.schema.id);
+    report.compatibility = Some(done.level);
     // Governance looks at what is new, as for a single registration (whose unchanged
     // re-registrations it never sees); a refusal fails the set, so the write is rolled back.
-    let (schema, previous) = candidate;
+    let Some(schema) = done.schema else {
+        return Err(SetError::Registry(RegistryError::Internal(
+            "a new version without its parsed schema".into(),
+        )));
+    };
     match governance
-        .check_registration_in(s, subject, schema.as_ref(), previous.as_deref())
+        .check_registration_in(s, subject, schema.as_ref(), done.previous.as_deref())
         .await
     {
         Ok(warnings) => report.warnings = warnings,

@@ -129,18 +129,6 @@ impl Registry {
     }
 
     /// The mode in force for `subject`: subject over context over global, READWRITE if none.
-    /// The compatibility level registrations of `subject` are checked at.
-    pub(crate) async fn level_in(
-        &self,
-        session: &mut dyn Session,
-        subject: &QualifiedSubject,
-    ) -> Result<crate::types::CompatibilityLevel> {
-        let config = self.config_in_scope(session, subject).await?;
-        Ok(config
-            .compatibility_level
-            .unwrap_or(self.settings.default_compatibility))
-    }
-
     pub(super) async fn mode_in_scope(
         &self,
         session: &mut dyn Session,

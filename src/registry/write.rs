@@ -83,6 +83,9 @@ impl Registry {
         let mode = self.mode_in_scope(s, subject).await?;
         let config = self.config_in_scope(s, subject).await?;
         let normalize = normalize || config.options.normalize.unwrap_or(false);
+        let level = config
+            .compatibility_level
+            .unwrap_or(self.settings.default_compatibility);
 
         let previous = match live.last() {
             Some(v) => self.load_schema(s, &subject.context, v.schema_id).await?,
@@ -139,7 +142,7 @@ impl Registry {
                     .as_ref()
                     .is_none_or(|r| schema.rule_set.as_ref() == Some(r));
                 if same_meta && same_rules {
-                    return Ok(Registration::existing(subject, v.version, schema));
+                    return Ok(Registration::existing(subject, v.version, schema, level));
                 }
             }
         }
@@ -175,15 +178,13 @@ impl Registry {
                         subject,
                         v.version,
                         Arc::new(e.clone()),
+                        level,
                     ));
                 }
             }
         }
 
         if !(mode.is_import() || force) {
-            let level = config
-                .compatibility_level
-                .unwrap_or(self.settings.default_compatibility);
             let group = config
                 .options
                 .compatibility_group
@@ -316,6 +317,10 @@ impl Registry {
             Some(after),
         ))
         .await?;
+        let previous = match live.last() {
+            Some(v) => self.parsed_version(s, v).await?,
+            None => None,
+        };
         Ok(Registration {
             registered: SubjectSchema {
                 subject: subject.clone(),
@@ -324,6 +329,9 @@ impl Registry {
                 schema: Arc::new(record),
             },
             created: true,
+            level,
+            schema: Some(parsed),
+            previous,
         })
     }
 
@@ -635,14 +643,24 @@ impl Registry {
 }
 
 /// What [`Registry::register_in`] did: `created` when it wrote a new version.
-#[derive(Debug, Clone)]
 pub(crate) struct Registration {
     pub registered: SubjectSchema,
     pub created: bool,
+    /// The level the subject's registrations are checked at.
+    pub level: crate::types::CompatibilityLevel,
+    /// For a new version: the schema as parsed, and the latest live version it follows (what
+    /// governance lints).
+    pub schema: Option<Arc<dyn ParsedSchema>>,
+    pub previous: Option<Arc<dyn ParsedSchema>>,
 }
 
 impl Registration {
-    fn existing(subject: &QualifiedSubject, version: i32, schema: Arc<SchemaRecord>) -> Self {
+    fn existing(
+        subject: &QualifiedSubject,
+        version: i32,
+        schema: Arc<SchemaRecord>,
+        level: crate::types::CompatibilityLevel,
+    ) -> Self {
         Self {
             registered: SubjectSchema {
                 subject: subject.clone(),
@@ -651,6 +669,9 @@ impl Registration {
                 schema,
             },
             created: false,
+            level,
+            schema: None,
+            previous: None,
         }
     }
 }
