@@ -175,6 +175,8 @@ async fn main() -> Result<()> {
     write_project(dir, n, false)?;
     git(dir, &["add", "-A"])?;
     git(dir, &["commit", "-qm", "v1"])?;
+    // Packed, as a CI checkout (a clone) is.
+    git(dir, &["gc", "-q"])?;
     let d = dir.to_owned();
     let reg = registry.clone();
     let (took, code, out) =

@@ -42,9 +42,45 @@ fn parse(formats: &Formats, p: &Project, i: usize) -> Result<Arc<dyn ParsedSchem
         .map_err(|e| e.0)
 }
 
+/// Every file of `p` parsed, on every core (parsing is most of an offline check's work).
+fn parse_all(formats: &Formats, p: &Project) -> Vec<Result<Arc<dyn ParsedSchema>, String>> {
+    let n = p.files.len();
+    let threads = std::thread::available_parallelism()
+        .map(|t| t.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
+        .min(n.max(1));
+    let mut out: Vec<Option<Result<Arc<dyn ParsedSchema>, String>>> = vec![None; n];
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    (t..n)
+                        .step_by(threads)
+                        .map(|i| (i, parse(formats, p, i)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for w in workers {
+            if let Ok(done) = w.join() {
+                for (i, r) in done {
+                    out[i] = Some(r);
+                }
+            }
+        }
+    });
+    out.into_iter()
+        .enumerate()
+        .map(|(i, r)| r.unwrap_or_else(|| parse(formats, p, i)))
+        .collect()
+}
+
 /// One verdict per file of `new`, in its order.
 pub fn check(new: &Project, old: &Project, policy: Option<&Policy>) -> Vec<ItemReport> {
     let formats = Formats::default();
+    let mut parsed_new = parse_all(&formats, new);
+    let mut parsed_old = parse_all(&formats, old);
     let old_subjects = old.by_subject();
     let n = new.files.len();
     let mut done: Vec<Option<ItemReport>> = vec![None; n];
@@ -94,7 +130,7 @@ pub fn check(new: &Project, old: &Project, policy: Option<&Policy>) -> Vec<ItemR
             done[i] = Some(report.skipped(failed));
             continue;
         }
-        let parsed = match parse(&formats, new, i) {
+        let parsed = match std::mem::replace(&mut parsed_new[i], Err(String::new())) {
             Ok(p) => p,
             Err(e) => {
                 report.status = Status::Invalid;
@@ -106,7 +142,7 @@ pub fn check(new: &Project, old: &Project, policy: Option<&Policy>) -> Vec<ItemR
         };
         let previous = old_subjects
             .get(f.subject.as_str())
-            .and_then(|&j| parse(&formats, old, j).ok());
+            .and_then(|&j| std::mem::replace(&mut parsed_old[j], Err(String::new())).ok());
         if let Some(prev) = &previous {
             // Unchanged: the same schema, referencing only what is unchanged too (a referenced
             // schema's new version makes this one's references, and so its version, new).
