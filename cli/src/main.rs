@@ -749,7 +749,7 @@ async fn diff(
             Verdict::new("", &new_pretty, item).findings
         }
     };
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let colour = report::colour();
     let paint = |code: &str, s: &str| {
         if colour {
             format!("\x1b[{code}m{s}\x1b[0m")

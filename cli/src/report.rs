@@ -166,6 +166,11 @@ fn locate(text: &str, hints: &[&str]) -> usize {
     1
 }
 
+/// Whether to colour: standard output is a terminal and `NO_COLOR` is not set.
+pub fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -179,7 +184,7 @@ pub enum Format {
 /// Renders the verdicts of a check (`mode` is `online` or `offline`).
 pub fn render(format: Format, mode: &str, verdicts: &[Verdict]) -> String {
     match format {
-        Format::Human => human(mode, verdicts, std::io::stdout().is_terminal()),
+        Format::Human => human(mode, verdicts, colour()),
         Format::Json => {
             let ok = verdicts.iter().all(|v| !v.failed());
             let body = json!({"ok": ok, "mode": mode, "items": verdicts});
