@@ -110,6 +110,30 @@ impl ItemReport {
         )
     }
 
+    /// Enforced lint rules fail.
+    pub fn lint(mut self, violations: Vec<Violation>) -> Self {
+        self.status = Status::Lint;
+        self.error_code = Some(42253);
+        self.message = Some(format!(
+            "The schema breaks {} enforced lint rule(s) of the policy",
+            violations.len()
+        ));
+        self.violations = violations;
+        self
+    }
+
+    /// Breaks the subject's compatibility level (`messages`: the verbose ones).
+    pub fn incompatible(mut self, messages: Vec<String>) -> Self {
+        self.status = Status::Incompatible;
+        self.error_code = Some(40901);
+        self.message = Some(format!(
+            "Schema being registered is incompatible with an earlier schema for subject \"{}\"",
+            self.subject
+        ));
+        self.messages = messages;
+        self
+    }
+
     /// Not decided: it references `failed` items.
     pub fn skipped(mut self, failed: Vec<String>) -> Self {
         self.status = Status::Skipped;
@@ -420,15 +444,7 @@ async fn decide(
         .await
     {
         Ok(warnings) => report.warnings = warnings,
-        Err(GovernanceError::PolicyViolations(v)) => {
-            report.status = Status::Lint;
-            report.error_code = Some(42253);
-            report.message = Some(format!(
-                "The schema breaks {} enforced lint rule(s) of the policy",
-                v.len()
-            ));
-            report.violations = v;
-        }
+        Err(GovernanceError::PolicyViolations(v)) => report = report.lint(v),
         Err(e @ (GovernanceError::Retired(_) | GovernanceError::OwnerRequired(_))) => {
             let api = crate::api::error::ApiError::from(e);
             report.status = Status::Invalid;
@@ -460,16 +476,7 @@ async fn forbid(
 fn refused(mut report: ItemReport, e: RegistryError) -> Result<ItemReport, SetError> {
     match e {
         RegistryError::Store(_) | RegistryError::Internal(_) => Err(e.into()),
-        RegistryError::Incompatible { messages, .. } => {
-            report.status = Status::Incompatible;
-            report.error_code = Some(crate::api::error::INCOMPATIBLE_CODE);
-            report.message = Some(format!(
-                "Schema being registered is incompatible with an earlier schema for subject \"{}\"",
-                report.subject
-            ));
-            report.messages = messages;
-            Ok(report)
-        }
+        RegistryError::Incompatible { messages, .. } => Ok(report.incompatible(messages)),
         e => {
             let api = crate::api::error::ApiError::from(e);
             report.status = Status::Invalid;

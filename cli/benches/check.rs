@@ -102,7 +102,7 @@ fn accord(dir: &Path, registry: &str, args: &[&str]) -> Result<(Duration, i32, S
         .args(args)
         .current_dir(dir)
         .env("ACCORD_REGISTRY_URL", registry)
-        .env("ACCORD_CONFIG", dir.join("none.toml"))
+        .env("ACCORD_CLI_CONFIG", dir.join("none.toml"))
         .output()?;
     let took = began.elapsed();
     let text = format!(

@@ -7,7 +7,7 @@ use anyhow::{anyhow, Context, Result};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// The optional user config file (`~/.config/accord/config.toml`, or `$ACCORD_CONFIG`).
+/// The optional user config file (`~/.config/accord/config.toml`, or `$ACCORD_CLI_CONFIG`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserConfig {
@@ -18,7 +18,7 @@ pub struct UserConfig {
 
 impl UserConfig {
     pub fn path() -> Option<PathBuf> {
-        if let Some(p) = std::env::var_os("ACCORD_CONFIG") {
+        if let Some(p) = std::env::var_os("ACCORD_CLI_CONFIG") {
             return Some(PathBuf::from(p));
         }
         let base = std::env::var_os("XDG_CONFIG_HOME")

@@ -166,14 +166,7 @@ pub fn check(new: &Project, old: &Project, policy: Option<&Policy>) -> Vec<ItemR
                 }],
             );
             if !messages.is_empty() {
-                report.status = Status::Incompatible;
-                report.error_code = Some(40901);
-                report.message = Some(format!(
-                    "Schema being registered is incompatible with an earlier schema for subject \"{}\"",
-                    f.subject
-                ));
-                report.messages = messages;
-                done[i] = Some(report);
+                done[i] = Some(report.incompatible(messages));
                 continue;
             }
         }
@@ -191,13 +184,7 @@ pub fn check(new: &Project, old: &Project, policy: Option<&Policy>) -> Vec<ItemR
             });
             report.warnings = warned;
             if !enforced.is_empty() {
-                report.status = Status::Lint;
-                report.error_code = Some(42253);
-                report.message = Some(format!(
-                    "The schema breaks {} enforced lint rule(s) of the policy",
-                    enforced.len()
-                ));
-                report.violations = enforced;
+                report = report.lint(enforced);
             }
         }
         done[i] = Some(report);

@@ -7,7 +7,7 @@ use std::process::Command;
 fn accord(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_accord"))
         .args(args)
-        .env("ACCORD_CONFIG", "/nonexistent/accord-config.toml")
+        .env("ACCORD_CLI_CONFIG", "/nonexistent/accord-config.toml")
         .output()
         .expect("accord runs")
 }

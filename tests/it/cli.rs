@@ -44,7 +44,7 @@ async fn accord_with(dir: &Path, registry: &str, args: &[&str], key: Option<&Key
     cmd.args(args)
         .current_dir(dir)
         .env("ACCORD_REGISTRY_URL", registry)
-        .env("ACCORD_CONFIG", dir.join("no-such-user-config.toml"))
+        .env("ACCORD_CLI_CONFIG", dir.join("no-such-user-config.toml"))
         .env_remove("ACCORD_API_KEY")
         .env("NO_COLOR", "1");
     if let Some(k) = key {
