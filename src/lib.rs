@@ -6,8 +6,8 @@ pub mod api;
 /// The change log: every committed change, in order, for followers and the feed API.
 #[cfg(feature = "server")]
 pub mod changes;
-/// Change sets: several registrations planned or applied together, atomically.
-#[cfg(feature = "server")]
+/// Change sets: several registrations planned or applied together, atomically (without the
+/// server feature: the verdicts alone).
 pub mod changeset;
 /// The seven compatibility levels over the format trait.
 pub mod compat;
@@ -16,8 +16,8 @@ pub mod compat;
 pub mod config;
 /// Schema formats behind one trait: parse, canonical form, compatibility.
 pub mod formats;
-/// Contract governance: API keys and roles, team ownership, subject lifecycle, audit log.
-#[cfg(feature = "server")]
+/// Contract governance: API keys and roles, team ownership, subject lifecycle, audit log
+/// (without the server feature: the lint rules and the policy document).
 pub mod governance;
 /// Prometheus metrics for `/metrics`.
 #[cfg(feature = "server")]

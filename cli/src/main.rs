@@ -200,7 +200,11 @@ fn client(cli: &Cli, project: Option<&ProjectFile>) -> Result<Client> {
     Client::new(&registry, key.as_deref())
 }
 
-fn emit(out: &Output, text: &str) -> Result<()> {
+/// Renders the verdicts as `out` asks (colour only for a terminal, never into a file) and
+/// writes them where it says.
+fn emit(out: &Output, mode: &str, verdicts: &[Verdict]) -> Result<()> {
+    let colour = out.output.is_none() && report::colour();
+    let text = report::render(out.format, mode, verdicts, colour);
     match &out.output {
         Some(p) => std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display())),
         None => {
@@ -236,7 +240,18 @@ fn verdicts(p: &Project, items: Vec<ItemReport>) -> Vec<Verdict> {
             Some(&i) => {
                 let f = &p.files[i];
                 let checked_at = item.compatibility;
+                // A skipped item points at its reference to the failing file.
+                let failing: Vec<&str> = f
+                    .references
+                    .iter()
+                    .filter(|r| item.depends_on.contains(&r.subject))
+                    .map(|r| r.name.as_str())
+                    .collect();
+                let skipped_at = report::line_of(&f.text, &failing);
                 let mut v = Verdict::new(&f.path, &f.text, item);
+                for finding in v.findings.iter_mut().filter(|x| x.rule == "skipped") {
+                    finding.line = skipped_at;
+                }
                 if let (Some(want), Some(got)) = (f.expected, checked_at) {
                     if want != got {
                         v.findings.push(report::Finding {
@@ -337,7 +352,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 let c = client(&cli, Some(&file))?;
                 let items = send_set(&c, &project, "plan").await?;
                 let v = verdicts(&project, items);
-                emit(out, &report::render(out.format, "online", &v))?;
+                emit(out, "online", &v)?;
                 return Ok(exit_for(&v));
             }
             let old = match (against, against_dir) {
@@ -361,7 +376,7 @@ async fn run(cli: Cli) -> Result<u8> {
             };
             let policy = local_policy(&root, &file, None)?;
             let v = verdicts(&project, offline::check(&project, &old, policy.as_ref()));
-            emit(out, &report::render(out.format, "offline", &v))?;
+            emit(out, "offline", &v)?;
             Ok(exit_for(&v))
         }
         Command::Apply { out } => {
@@ -370,7 +385,7 @@ async fn run(cli: Cli) -> Result<u8> {
             let c = client(&cli, Some(&file))?;
             let items = send_set(&c, &project, "apply").await?;
             let v = verdicts(&project, items);
-            emit(out, &report::render(out.format, "apply", &v))?;
+            emit(out, "apply", &v)?;
             Ok(exit_for(&v))
         }
         Command::Lint { files, policy, out } => {
@@ -410,11 +425,11 @@ async fn run(cli: Cli) -> Result<u8> {
                     .filter(|(_, k)| *k)
                     .map(|(v, _)| v)
                     .collect();
-                emit(out, &report::render(out.format, "lint", &v))?;
+                emit(out, "lint", &v)?;
                 return Ok(exit_for(&v));
             }
             let v = verdicts(&project, offline::lint_project(&project, &policy));
-            emit(out, &report::render(out.format, "lint", &v))?;
+            emit(out, "lint", &v)?;
             Ok(exit_for(&v))
         }
         Command::Get {
@@ -786,7 +801,7 @@ async fn diff(
                 "31;1",
                 &format!(
                     "incompatible with v{old_version} ({} finding(s))",
-                    messages.len()
+                    findings.len().max(1)
                 )
             )
         );

@@ -13,26 +13,44 @@ use accord::types::QualifiedSubject;
 
 use crate::project::Project;
 
-/// The references texts of file `i` of `p`, dependencies first, each under the name the file
-/// that references it uses.
+/// The references of file `i` of `p` resolved to their texts, as the registry resolves a
+/// registration's: each direct reference after its own references (transitively, each under
+/// the name the file that references it uses, each file once), dependencies first.
 fn resolved(p: &Project, i: usize) -> Vec<ResolvedReference> {
-    p.dependencies(i)
-        .into_iter()
-        .map(|j| {
-            let name = p
-                .files
-                .iter()
-                .flat_map(|f| f.references.iter().zip(&f.referenced_files))
-                .find(|(_, &k)| k == j)
-                .map(|(r, _)| r.name.clone())
-                .unwrap_or_default();
-            ResolvedReference {
-                name,
-                schema_type: p.files[j].schema_type,
-                schema: p.files[j].text.clone(),
+    fn entry(p: &Project, name: &str, j: usize) -> ResolvedReference {
+        ResolvedReference {
+            name: name.to_owned(),
+            schema_type: p.files[j].schema_type,
+            schema: p.files[j].text.clone(),
+        }
+    }
+    fn transitive(
+        p: &Project,
+        j: usize,
+        out: &mut Vec<ResolvedReference>,
+        seen: &mut Vec<usize>,
+        stack: &mut Vec<usize>,
+    ) {
+        let f = &p.files[j];
+        for (r, &k) in f.references.iter().zip(&f.referenced_files) {
+            // A cycle is reported by the check's ordering; here it only must not recurse.
+            if stack.contains(&k) || seen.contains(&k) {
+                continue;
             }
-        })
-        .collect()
+            seen.push(k);
+            stack.push(k);
+            transitive(p, k, out, seen, stack);
+            stack.pop();
+            out.push(entry(p, &r.name, k));
+        }
+    }
+    let f = &p.files[i];
+    let (mut out, mut seen) = (Vec::new(), Vec::new());
+    for (r, &j) in f.references.iter().zip(&f.referenced_files) {
+        transitive(p, j, &mut out, &mut seen, &mut vec![i, j]);
+        out.push(entry(p, &r.name, j));
+    }
+    out
 }
 
 fn parse(formats: &Formats, p: &Project, i: usize) -> Result<Arc<dyn ParsedSchema>, String> {

@@ -441,24 +441,6 @@ impl Project {
             .map(|(i, f)| (f.subject.as_str(), i))
             .collect()
     }
-
-    /// The files `i` references, transitively, dependencies first (not `i` itself).
-    pub fn dependencies(&self, i: usize) -> Vec<usize> {
-        fn visit(p: &Project, i: usize, out: &mut Vec<usize>, stack: &mut Vec<usize>) {
-            for &j in &p.files[i].referenced_files {
-                if out.contains(&j) || stack.contains(&j) {
-                    continue;
-                }
-                stack.push(j);
-                visit(p, j, out, stack);
-                stack.pop();
-                out.push(j);
-            }
-        }
-        let mut out = Vec::new();
-        visit(self, i, &mut out, &mut vec![i]);
-        out
-    }
 }
 
 /// Works out the references between the project's files.

@@ -46,7 +46,7 @@ impl Verdict {
                 for m in item.messages.iter().filter(|m| m.contains("errorType")) {
                     let hints = hints_of(m);
                     let hints: Vec<&str> = hints.iter().map(String::as_str).collect();
-                    findings.push(error("incompatible".into(), m.clone(), &hints));
+                    findings.push(error("incompatible".into(), readable(m), &hints));
                 }
                 if findings.is_empty() {
                     findings.push(error(
@@ -102,6 +102,30 @@ impl Verdict {
     pub fn failed(&self) -> bool {
         !self.item.status.passed()
     }
+}
+
+/// A verbose compatibility message (`{errorType:'…', description:'…', additionalInfo:'…'}`, as
+/// the registry words it) as a sentence: the description, then the error type.
+pub fn readable(message: &str) -> String {
+    let field = |name: &str| {
+        let start = message.find(&format!("{name}:'"))? + name.len() + 2;
+        let rest = &message[start..];
+        // The value runs to the quote that closes it: the one before `, ` or `}`.
+        let end = rest
+            .match_indices('\'')
+            .map(|(i, _)| i)
+            .find(|&i| matches!(rest[i + 1..].chars().next(), Some(',' | '}') | None))?;
+        Some(&rest[..end])
+    };
+    match (field("errorType"), field("description")) {
+        (Some(kind), Some(description)) => format!("{description} ({kind})"),
+        _ => message.to_owned(),
+    }
+}
+
+/// The 1-based line in `text` where the first of `names` appears (quoted, else as a word).
+pub fn line_of(text: &str, names: &[&str]) -> usize {
+    locate(text, names)
 }
 
 /// Names worth looking for in a compatibility message: its `additionalInfo`, then quoted words.
@@ -181,10 +205,11 @@ pub enum Format {
     Sarif,
 }
 
-/// Renders the verdicts of a check (`mode` is `online` or `offline`).
-pub fn render(format: Format, mode: &str, verdicts: &[Verdict]) -> String {
+/// Renders the verdicts of a command: `mode` is `online` or `offline` (check), `apply` or
+/// `lint`; `colour` for human output on a terminal.
+pub fn render(format: Format, mode: &str, verdicts: &[Verdict], colour: bool) -> String {
     match format {
-        Format::Human => human(mode, verdicts, colour()),
+        Format::Human => human(mode, verdicts, colour),
         Format::Json => {
             let ok = verdicts.iter().all(|v| !v.failed());
             let body = json!({"ok": ok, "mode": mode, "items": verdicts});
@@ -243,10 +268,15 @@ fn human(mode: &str, verdicts: &[Verdict], colour: bool) -> String {
         .iter()
         .filter(|v| v.item.status == Status::New)
         .count();
-    let summary = format!(
-        "accord check ({mode}): {} subjects, {new} to register, {failed} failing",
-        verdicts.len()
-    );
+    let n = verdicts.len();
+    let summary = match mode {
+        "apply" if failed > 0 => {
+            format!("accord apply: {n} subjects, {failed} failing; nothing was registered")
+        }
+        "apply" => format!("accord apply: {n} subjects, {new} registered"),
+        "lint" => format!("accord lint: {n} schemas, {failed} failing"),
+        _ => format!("accord check ({mode}): {n} subjects, {new} to register, {failed} failing"),
+    };
     let _ = writeln!(
         out,
         "{}",
@@ -410,6 +440,16 @@ fn rule_text(rule: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compatibility_messages_read_as_sentences() {
+        let m = "{errorType:'READER_FIELD_MISSING_DEFAULT_VALUE', description:'The field 'channel' at path '/fields/2' in the new schema has no default value and is missing in the old schema', additionalInfo:'channel'}";
+        assert_eq!(
+            readable(m),
+            "The field 'channel' at path '/fields/2' in the new schema has no default value and is missing in the old schema (READER_FIELD_MISSING_DEFAULT_VALUE)"
+        );
+        assert_eq!(readable("{oldSchemaVersion: 1}"), "{oldSchemaVersion: 1}");
+    }
 
     #[test]
     fn finds_lines_by_name() {

@@ -9,8 +9,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
+#[cfg(feature = "server")]
 use super::{audit, Actor, Governance, GovernanceError, Result};
+#[cfg(feature = "server")]
 use crate::storage::{now_millis, PolicyRecord};
+
+/// A policy document that cannot be used, and why.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct PolicyError(pub String);
+
+#[cfg(feature = "server")]
+impl From<PolicyError> for GovernanceError {
+    fn from(e: PolicyError) -> Self {
+        GovernanceError::Invalid(e.0)
+    }
+}
 
 /// Whether a rule refuses, only reports, or is skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -249,25 +263,25 @@ fn namespace_matches(ns: &str, subject: &str) -> Option<usize> {
 impl Policy {
     /// Parses a document: JSON, or TOML when it is not JSON. Rule ids, modes and parameters
     /// are checked, so a typo is refused rather than silently ignored.
-    pub fn parse(text: &str) -> Result<Policy> {
+    pub fn parse(text: &str) -> std::result::Result<Policy, PolicyError> {
         let value: Value = match serde_json::from_str::<Value>(text) {
             Ok(v) => v,
             Err(json_err) => {
                 let t: toml::Value = toml::from_str(text).map_err(|e| {
-                    GovernanceError::Invalid(format!(
+                    PolicyError(format!(
                         "the policy is neither JSON ({json_err}) nor TOML ({e})"
                     ))
                 })?;
-                serde_json::to_value(t).map_err(|e| GovernanceError::Invalid(e.to_string()))?
+                serde_json::to_value(t).map_err(|e| PolicyError(e.to_string()))?
             }
         };
         let policy: Policy = serde_json::from_value(value)
-            .map_err(|e| GovernanceError::Invalid(format!("invalid policy: {e}")))?;
+            .map_err(|e| PolicyError(format!("invalid policy: {e}")))?;
         policy.check()?;
         Ok(policy)
     }
 
-    fn check(&self) -> Result<()> {
+    fn check(&self) -> std::result::Result<(), PolicyError> {
         let mut problems = Vec::new();
         let mut check_rules = |rules: &BTreeMap<String, RuleConfig>, at: &str| {
             for (id, r) in rules {
@@ -322,7 +336,7 @@ impl Policy {
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(GovernanceError::Invalid(problems.join("; ")))
+            Err(PolicyError(problems.join("; ")))
         }
     }
 
@@ -395,6 +409,7 @@ impl PolicyVersion {
     }
 }
 
+#[cfg(feature = "server")]
 fn version_of(r: PolicyRecord) -> Result<PolicyVersion> {
     let version = PolicyVersion {
         policy: serde_json::from_value(r.body)
@@ -409,6 +424,7 @@ fn version_of(r: PolicyRecord) -> Result<PolicyVersion> {
 }
 
 /// The policy in force as stored (version 0: the built-in default).
+#[cfg(feature = "server")]
 pub(crate) async fn current(session: &mut dyn crate::storage::Session) -> Result<PolicyVersion> {
     match session.latest_policy().await? {
         Some(r) => version_of(r),
@@ -424,6 +440,7 @@ pub(crate) async fn current(session: &mut dyn crate::storage::Session) -> Result
     }
 }
 
+#[cfg(feature = "server")]
 impl Governance {
     /// The policy in force.
     pub async fn policy(&self) -> Result<PolicyVersion> {

@@ -80,7 +80,8 @@ fn write(dir: &Path, path: &str, text: &str) {
 
 /// A project in the three formats with references across files: Avro `Order` uses `Money`
 /// and `Customer` (named types of other files), Protobuf `customer.proto` imports
-/// `address.proto` (in `profile.proto`), JSON `cart.json` `$ref`s `item.json`.
+/// `address.proto` (in `profile.proto`), JSON `cart.json` `$ref`s `item.json` and, in another
+/// directory, `money.json` and `wallet.json` (which `$ref`s `money.json` itself).
 pub fn project(dir: &Path) {
     write(
         dir,
@@ -154,19 +155,47 @@ message CustomerProfile {
         "schemas/json/shop/item.json",
         &item(r#"{"type": "string"}"#, ""),
     );
+    write(dir, "schemas/json/shop/cart.json", CART);
+    // The same file reached by two relative paths: `money.json` from its neighbour, and
+    // `../common/money.json` from the cart.
+    write(dir, "schemas/json/common/money.json", &money("integer"));
     write(
         dir,
-        "schemas/json/shop/cart.json",
+        "schemas/json/common/wallet.json",
         r#"{
-  "$schema": "http://json-schema.org/draft-07/schema#",
   "type": "object",
   "properties": {
-    "cart_id": {"type": "string"},
-    "items": {"type": "array", "items": {"$ref": "item.json"}}
+    "owner": {"type": "string"},
+    "balance": {"$ref": "money.json"}
   }
 }
 "#,
     );
+}
+
+const CART: &str = r#"{
+  "$schema": "http://json-schema.org/draft-07/schema#",
+  "type": "object",
+  "properties": {
+    "cart_id": {"type": "string"},
+    "total": {"$ref": "../common/money.json"},
+    "items": {"type": "array", "items": {"$ref": "item.json"}},
+    "paid_from": {"$ref": "../common/wallet.json"}
+  }
+}
+"#;
+
+fn money(amount: &str) -> String {
+    format!(
+        r#"{{
+  "type": "object",
+  "properties": {{
+    "amount": {{"type": "{amount}"}},
+    "currency": {{"type": "string"}}
+  }}
+}}
+"#
+    )
 }
 
 const POLICY: &str = r#"[rules."avro.field-name"]
@@ -285,6 +314,9 @@ fn scenarios() -> Vec<Scenario> {
                 order(",\n    {\"name\": \"giftWrap\", \"type\": \"boolean\", \"default\": false}"),
             )],
         ),
+        // A JSON file two others reach by different relative paths.
+        ("shared json", true, vec![("schemas/json/common/money.json", money("number"))]),
+        ("shared json breaks", false, vec![("schemas/json/common/money.json", money("string"))]),
     ]
 }
 
@@ -361,6 +393,22 @@ async fn online_and_offline_agree_over_every_fixture() {
                 assert_eq!(s["shop.profile-value"], "skipped");
             }
             "lint" => assert_eq!(s["shop.order-value"], "lint"),
+            "shared json" => {
+                // Each that references the money gets a version pinned to its new one.
+                for subject in [
+                    "common.money-value",
+                    "common.wallet-value",
+                    "shop.cart-value",
+                ] {
+                    assert_eq!(s[subject], "new", "{subject}: {s:?}");
+                }
+                assert_eq!(s["shop.item-value"], "unchanged");
+            }
+            "shared json breaks" => {
+                assert_eq!(s["common.money-value"], "incompatible");
+                assert_eq!(s["common.wallet-value"], "skipped");
+                assert_eq!(s["shop.cart-value"], "skipped");
+            }
             _ => unreachable!(),
         }
     }
@@ -414,6 +462,15 @@ async fn online_and_offline_agree_over_every_fixture() {
         "{}",
         github.stdout
     );
+    // A skipped file is pointed at its reference to the failing one.
+    let items_line = CART.lines().position(|l| l.contains("item.json")).unwrap() + 1;
+    assert!(
+        github.stdout.lines().any(|l| l.starts_with(&format!(
+            "::error file=schemas/json/shop/cart.json,line={items_line},title=accord skipped (shop.cart-value)::"
+        ))),
+        "{}",
+        github.stdout
+    );
 
     let sarif = accord(dir, &registry, &["check", "--format", "sarif"]).await;
     assert_eq!(sarif.code, 1);
@@ -464,7 +521,7 @@ async fn online_and_offline_agree_over_every_fixture() {
     .await;
     assert_eq!(junit.code, 1);
     let cases = junit_cases(&report);
-    assert_eq!(cases.len(), 7, "{cases:?}");
+    assert_eq!(cases.len(), 9, "{cases:?}");
     let order_case = cases
         .iter()
         .find(|c| c["name"] == "shop.order-value")
@@ -581,10 +638,12 @@ async fn forbidden_subjects_and_infrastructure_errors() {
     )
     .await;
     let v: Value = serde_json::from_str(&json_run.stdout).unwrap();
-    // Forbidden, owner named; what references them is not decided.
+    // Forbidden, owner named; what references them is not decided; subjects no team owns are
+    // anyone's (the policy requires no owner).
     for i in v["items"].as_array().unwrap() {
         match i["status"].as_str() {
             Some("forbidden") => assert_eq!(i["owner"], "shop", "{i}"),
+            Some("new") => assert!(i["subject"].as_str().unwrap().starts_with("common."), "{i}"),
             Some("skipped") => assert!(i["dependsOn"].is_array(), "{i}"),
             _ => panic!("{i}"),
         }
@@ -782,7 +841,7 @@ async fn everyday_subcommands() {
     // subjects with owners and lifecycle.
     let run = accord(dir, &registry, &["subjects", "--json"]).await;
     let rows: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(rows.as_array().unwrap().len(), 7, "{rows}");
+    assert_eq!(rows.as_array().unwrap().len(), 9, "{rows}");
     assert!(rows
         .as_array()
         .unwrap()
