@@ -145,6 +145,7 @@ fn main() -> Result<()> {
     let lenient = PayloadOptions::default();
     let strict = PayloadOptions {
         allow_unknown_fields: false,
+        json: false,
     };
 
     // Avro.

@@ -49,14 +49,20 @@ pub struct Incompatibility {
 /// How strictly a payload is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PayloadOptions {
-    /// Protobuf: accept fields the schema does not declare (written by a newer producer).
+    /// Accept fields the schema does not declare (written by a newer producer): Protobuf, and
+    /// Avro records given as JSON.
     pub allow_unknown_fields: bool,
+    /// The datum is the format's JSON form rather than its binary encoding: Avro's JSON
+    /// encoding (a union's value may also be given bare), Protobuf's JSON mapping of the
+    /// schema's first message. (A JSON Schema datum is JSON either way.)
+    pub json: bool,
 }
 
 impl Default for PayloadOptions {
     fn default() -> Self {
         Self {
             allow_unknown_fields: true,
+            json: false,
         }
     }
 }

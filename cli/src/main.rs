@@ -45,10 +45,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Checks the project's schemas: online, the registry's verdict on the whole project as one
-    /// change set (compatibility, lint policy, ownership); offline with --against or
-    /// --against-dir, the same files at another revision. Exits 0 when all pass, 1 when any
-    /// is incompatible, violates the policy or is forbidden, 2 on usage or infrastructure errors.
+    /// Checks that the project's schema changes are compatible, conventional and allowed.
+    ///
+    /// Online (the default), the registry's verdict on the whole project as one change-set
+    /// plan: its compatibility levels, lint policy and ownership; nothing is stored. Offline,
+    /// with --against or --against-dir, the same files at another revision, decided by the
+    /// same engine with accord.toml's levels and local policy; no registry needed. Exits 0
+    /// when all pass, 1 when any is incompatible, violates the policy or is forbidden, 2 on
+    /// usage or infrastructure errors (an unreachable registry).
     Check {
         /// Offline: compare with the files at this git revision (a branch, tag or commit).
         #[arg(long, conflicts_with = "against_dir")]
@@ -59,8 +63,10 @@ enum Command {
         #[command(flatten)]
         out: Output,
     },
-    /// Registers the project's schemas as one change set: all of them or none. Idempotent:
-    /// applying what the registry holds changes nothing.
+    /// Registers the project's schemas as one change set: all of them or none.
+    ///
+    /// Idempotent: applying what the registry holds changes nothing. Exits 1 (and stores
+    /// nothing) when any schema fails, as `accord check` would report.
     Apply {
         #[command(flatten)]
         out: Output,
@@ -89,8 +95,10 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
-    /// A readable diff of two versions of a subject, or of a file against a version, with the
-    /// compatibility findings inline.
+    /// Shows a readable diff of two versions, or of a file against a version.
+    ///
+    /// The compatibility findings of the newer side against the older appear inline; exits 1
+    /// when they are incompatible.
     Diff {
         subject: String,
         /// The older side: a version (default: the version before `to`, or latest with --file).
@@ -123,12 +131,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Validates a payload file against a subject version (for producers' tests). Exits 1 when
-    /// it does not match.
+    /// Validates a payload file against a subject version (for producers' tests).
+    ///
+    /// Exits 0 when it matches, 1 when it does not.
     Validate {
         subject: String,
-        /// The payload: JSON for Avro and JSON Schema subjects (Avro's JSON encoding), or the
-        /// binary encoding with --binary.
+        /// The payload: JSON (Avro's JSON encoding, or plain JSON with union values bare; a
+        /// JSON Schema document; Protobuf's JSON mapping of the first message), or the binary
+        /// encoding with --binary (Protobuf: starting with its message indexes, 0x00 for the
+        /// first message).
         payload: PathBuf,
         #[arg(long, default_value = "latest")]
         version: String,
@@ -566,7 +577,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 let text = String::from_utf8(bytes).map_err(|_| {
                     anyhow!("{} is not UTF-8 text: use --binary", payload.display())
                 })?;
-                json!({"payload": text, "encoding": "utf8", "allowUnknownFields": false})
+                json!({"payload": text, "encoding": "json", "allowUnknownFields": false})
             };
             let answer = c
                 .ok(

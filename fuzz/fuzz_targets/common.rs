@@ -57,8 +57,8 @@ pub fn schemas(t: SchemaType, targets: &[Target]) -> Vec<Arc<dyn ParsedSchema>> 
         .collect()
 }
 
-/// The first byte picks the schema (and, in its top bit, whether unknown Protobuf fields are
-/// allowed); the rest is the datum.
+/// The first byte picks the schema (and, in its top bit, whether unknown fields are allowed;
+/// in the next, whether the datum is read as JSON); the rest is the datum.
 pub fn validate(schemas: &[Arc<dyn ParsedSchema>], data: &[u8]) {
     let Some((&pick, datum)) = data.split_first() else {
         return;
@@ -66,6 +66,8 @@ pub fn validate(schemas: &[Arc<dyn ParsedSchema>], data: &[u8]) {
     let schema = &schemas[usize::from(pick & 0x7f) % schemas.len()];
     let options = PayloadOptions {
         allow_unknown_fields: pick & 0x80 == 0,
+        // The datum read as the format's JSON form (Avro's JSON encoding, Protobuf's mapping).
+        json: pick & 0x40 != 0,
     };
     let _ = schema.validate(datum, options);
 }

@@ -21,6 +21,10 @@ pub enum PayloadEncoding {
     Hex,
     /// The payload string's UTF-8 bytes, for text formats.
     Utf8,
+    /// The payload string is the datum in the format's JSON form: Avro's JSON encoding (a
+    /// union's value wrapped as `{"<branch type>": value}`, or given bare), Protobuf's JSON
+    /// mapping of the schema's first message, or a JSON Schema document.
+    Json,
 }
 
 /// A payload to check: one datum, without the Confluent framing (magic byte and schema id).
@@ -31,8 +35,8 @@ pub struct ValidateRequest {
     pub payload: String,
     #[serde(default)]
     pub encoding: PayloadEncoding,
-    /// Protobuf: accept fields the schema does not declare (default true, as protobuf readers
-    /// do); false refuses them.
+    /// Accept fields the schema does not declare (default true, as Protobuf readers do; also
+    /// for Avro records given as JSON); false refuses them.
     #[serde(default = "yes")]
     pub allow_unknown_fields: bool,
 }
@@ -73,7 +77,7 @@ fn decode(req: &ValidateRequest) -> ApiResult<Vec<u8>> {
                 .collect::<Option<Vec<u8>>>()
                 .ok_or_else(|| bad("hex"))
         }
-        PayloadEncoding::Utf8 => Ok(req.payload.as_bytes().to_vec()),
+        PayloadEncoding::Utf8 | PayloadEncoding::Json => Ok(req.payload.as_bytes().to_vec()),
     }
 }
 
@@ -93,6 +97,7 @@ pub async fn validate(
     let datum = decode(&body)?;
     let options = PayloadOptions {
         allow_unknown_fields: body.allow_unknown_fields,
+        json: matches!(body.encoding, PayloadEncoding::Json),
     };
     let verdict = st.registry.validate_payload(&s, v, &datum, options).await?;
     Ok(SrJson(ValidateResponse {

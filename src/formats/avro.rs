@@ -115,7 +115,13 @@ impl ParsedSchema for AvroSchema {
         checker.found
     }
 
-    fn validate(&self, datum: &[u8], _options: PayloadOptions) -> Result<(), InvalidPayload> {
+    fn validate(&self, datum: &[u8], options: PayloadOptions) -> Result<(), InvalidPayload> {
+        if options.json {
+            let value: Value = serde_json::from_slice(datum)
+                .map_err(|e| InvalidPayload(format!("not JSON: {e}")))?;
+            return datum::check_json(self, &self.schema, &value, !options.allow_unknown_fields)
+                .map_err(|e| InvalidPayload(format!("not a datum of this schema: {e}")));
+        }
         datum::check(self, &self.schema, datum)
             .map_err(|e| InvalidPayload(format!("not a datum of this schema: {e}")))
     }
@@ -798,6 +804,114 @@ mod tests {
                 .is_err(),
             "string is not UTF-8"
         );
+    }
+
+    #[test]
+    fn validates_json_datums() {
+        let p = parse(
+            r#"{"type":"record","name":"Order","namespace":"shop","fields":[
+                {"name":"id","type":"long"},
+                {"name":"note","type":["null","string"],"default":null},
+                {"name":"state","type":{"type":"enum","name":"State","symbols":["NEW","PAID"]}},
+                {"name":"lines","type":{"type":"array","items":{"type":"record","name":"Line","fields":[
+                    {"name":"sku","type":"string"},{"name":"qty","type":"int"}]}}},
+                {"name":"tags","type":{"type":"map","values":"string"},"default":{}},
+                {"name":"hash","type":["null",{"type":"fixed","name":"Hash","size":2}],"default":null},
+                {"name":"paid","type":["null","Line","double"],"default":null}]}"#,
+        );
+        let json = PayloadOptions {
+            json: true,
+            ..PayloadOptions::default()
+        };
+        let strict = PayloadOptions {
+            json: true,
+            allow_unknown_fields: false,
+        };
+        let check = |text: &str, o: PayloadOptions| p.validate(text.as_bytes(), o).map_err(|e| e.0);
+        let base = r#""id":1,"state":"NEW","lines":[{"sku":"a","qty":2}]"#;
+        // Plain JSON: defaults may be left out, union values bare.
+        assert_eq!(check(&format!("{{{base}}}"), json), Ok(()));
+        assert_eq!(
+            check(&format!(r#"{{{base},"note":"hi","paid":2.5}}"#), json),
+            Ok(())
+        );
+        assert_eq!(
+            check(&format!(r#"{{{base},"paid":{{"sku":"b","qty":1}}}}"#), json),
+            Ok(())
+        );
+        // The JSON encoding: union values wrapped in their branch's name (full or simple).
+        assert_eq!(
+            check(
+                &format!(r#"{{{base},"note":{{"string":"hi"}},"hash":{{"shop.Hash":"ab"}}}}"#),
+                json
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                &format!(r#"{{{base},"paid":{{"Line":{{"sku":"b","qty":1}}}}}}"#),
+                json
+            ),
+            Ok(())
+        );
+        // What is not a datum of it, and where.
+        let e = check(r#"{"id":1,"state":"NEW"}"#, json).unwrap_err();
+        assert!(e.contains("/lines is missing and has no default"), "{e}");
+        let e = check(
+            &format!(r#"{{{base},"state":"LOST"}}"#).replace(r#""state":"NEW","#, ""),
+            json,
+        )
+        .unwrap_err();
+        assert!(e.contains("'LOST', not a symbol of shop.State"), "{e}");
+        let e = check(
+            r#"{"id":1,"state":"NEW","lines":[{"sku":"a","qty":3000000000}]}"#,
+            json,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("/lines/0/qty is 3000000000, which does not fit an int"),
+            "{e}"
+        );
+        let e = check(&format!(r#"{{{base},"hash":"abc"}}"#), json).unwrap_err();
+        assert!(e.contains("/hash matches no branch"), "{e}");
+        let e = check(
+            &format!(r#"{{{base},"id":"1"}}"#).replace(r#""id":1,"#, ""),
+            json,
+        )
+        .unwrap_err();
+        assert!(e.contains("/id is a string, not long"), "{e}");
+        // Fields it does not declare: ignored, or refused when asked.
+        let extra = format!(r#"{{{base},"coupon":"X"}}"#);
+        assert_eq!(check(&extra, json), Ok(()));
+        assert!(check(&extra, strict)
+            .unwrap_err()
+            .contains("/coupon is no field of shop.Order"));
+        assert!(check("{not json", json).unwrap_err().contains("not JSON"));
+    }
+
+    #[test]
+    fn json_datums_of_nested_unions_are_checked_within_a_budget() {
+        // Each level's value fits two branches (the record and the map), and the bottom fits
+        // none: bare values tried branch after branch would take 2^40 steps; the budget stops
+        // the walk.
+        let p = parse(
+            r#"{"type":"record","name":"N","fields":[{"name":"a","type":["null","N",{"type":"map","values":["null","N"]}]}]}"#,
+        );
+        let json = PayloadOptions {
+            json: true,
+            ..PayloadOptions::default()
+        };
+        let mut deep = String::from("5");
+        for _ in 0..40 {
+            deep = format!(r#"{{"a":{deep}}}"#);
+        }
+        let started = std::time::Instant::now();
+        let e = p.validate(deep.as_bytes(), json).unwrap_err().0;
+        assert!(e.contains("too complex"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // The same shape a few levels deep is simply judged.
+        let shallow = r#"{"a":{"a":{"a":null}}}"#;
+        assert_eq!(p.validate(shallow.as_bytes(), json), Ok(()));
     }
 
     #[test]

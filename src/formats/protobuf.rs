@@ -615,6 +615,22 @@ impl ParsedSchema for ProtobufSchema {
     }
 
     fn validate(&self, datum: &[u8], options: PayloadOptions) -> Result<(), InvalidPayload> {
+        if options.json {
+            // The JSON mapping of the first message (what a payload without an index path is).
+            let message = self
+                .message_at(&[0])
+                .ok_or_else(|| InvalidPayload("the schema declares no message".into()))?;
+            let mut reader = serde_json::Deserializer::from_slice(datum);
+            let how = prost_reflect::DeserializeOptions::new()
+                .deny_unknown_fields(!options.allow_unknown_fields);
+            let decoded = DynamicMessage::deserialize_with_options(message, &mut reader, &how)
+                .and_then(|m| reader.end().map(|()| m))
+                .map_err(|e| InvalidPayload(format!("not a message of this schema: {e}")))?;
+            if self.has_required {
+                check_message(&decoded, options, true)?;
+            }
+            return Ok(());
+        }
         let (indexes, body) = read_message_indexes(datum)?;
         let message = self.message_at(&indexes).ok_or_else(|| {
             InvalidPayload(format!(
@@ -868,6 +884,7 @@ mod tests {
         assert_eq!(p.validate(&unknown, PayloadOptions::default()), Ok(()));
         let strict = PayloadOptions {
             allow_unknown_fields: false,
+            json: false,
         };
         assert!(p.validate(&unknown, strict).is_err());
         // Index path [0, 0] is A.B.

@@ -872,6 +872,58 @@ async fn everyday_subcommands() {
     .await;
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.starts_with("invalid"));
+    // Avro (a record with fields of types other files define) and Protobuf payloads as JSON.
+    write(
+        dir,
+        "order.json",
+        r#"{"order_id": "o-1", "customer": {"customer_id": "c-1", "email": {"string": "a@b.c"}},
+            "total": {"cents": 1250}}"#,
+    );
+    let run = accord(
+        dir,
+        &registry,
+        &["validate", "shop.order-value", "order.json"],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    write(
+        dir,
+        "order-bad.json",
+        r#"{"order_id": "o-1", "customer": {"customer_id": 1}}"#,
+    );
+    let run = accord(
+        dir,
+        &registry,
+        &["validate", "shop.order-value", "order-bad.json"],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("/customer/customer_id is a number, not string"),
+        "{}",
+        run.stdout
+    );
+    write(
+        dir,
+        "address.json",
+        r#"{"street": "Main St 1", "city": "Oslo"}"#,
+    );
+    let run = accord(
+        dir,
+        &registry,
+        &["validate", "shop.address-value", "address.json"],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    write(dir, "address-bad.json", r#"{"street": 5}"#);
+    let run = accord(
+        dir,
+        &registry,
+        &["validate", "shop.address-value", "address-bad.json"],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
 
     // --help on every subcommand, and completions.
     for sub in [

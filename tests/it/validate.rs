@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::helpers::{assert_error, on_both_backends, TestApp};
 
 on_both_backends!(validates_avro_payloads);
+on_both_backends!(validates_json_forms_of_payloads);
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -95,4 +96,84 @@ async fn validates_avro_payloads(app: TestApp) {
         422,
         42202,
     );
+}
+
+/// `encoding: json`: the datum in each format's JSON form, for producers' test fixtures.
+async fn validates_json_forms_of_payloads(app: TestApp) {
+    let address = json!({"type":"record","name":"Address","namespace":"acme","fields":[{"name":"city","type":"string"}]});
+    app.register_ok("address", &address).await;
+    let order = json!({"type":"record","name":"Order","namespace":"acme","fields":[
+        {"name":"id","type":"long"},{"name":"ship_to","type":["null","acme.Address"],"default":null}]});
+    let refs = json!([{"name": "acme.Address", "subject": "address", "version": 1}]);
+    let (s, r) = app
+        .post(
+            "/subjects/orders/versions",
+            json!({"schema": order.to_string(), "references": refs}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let check = |subject: &'static str, payload: &'static str, strict: bool| {
+        let app = &app;
+        async move {
+            let (s, v) = app
+                .post(
+                    &format!("/accord/v1/validate/subjects/{subject}/versions/latest"),
+                    json!({"payload": payload, "encoding": "json", "allowUnknownFields": !strict}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            v
+        }
+    };
+    // Avro: the JSON encoding (union branch named), plain JSON, a referenced type's fields.
+    for ok in [
+        r#"{"id": 7, "ship_to": {"acme.Address": {"city": "Oslo"}}}"#,
+        r#"{"id": 7, "ship_to": {"city": "Oslo"}}"#,
+        r#"{"id": 7}"#,
+    ] {
+        let v = check("orders", ok, true).await;
+        assert_eq!(v["valid"], true, "{ok}: {v}");
+    }
+    let v = check("orders", r#"{"id": 7, "ship_to": {"town": "Oslo"}}"#, true).await;
+    assert_eq!(v["valid"], false);
+    assert!(v["error"].as_str().unwrap().contains("/ship_to"), "{v}");
+    let v = check("orders", r#"{"id": "7"}"#, false).await;
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("/id is a string, not long"),
+        "{v}"
+    );
+
+    // Protobuf: the JSON mapping of the first message.
+    let proto = "syntax = \"proto3\";\npackage acme;\nmessage Reading { string sensor_id = 1; double celsius = 2; }\n";
+    let (s, r) = app
+        .post(
+            "/subjects/readings/versions",
+            json!({"schema": proto, "schemaType": "PROTOBUF"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let v = check("readings", r#"{"sensorId": "s1", "celsius": 21.5}"#, true).await;
+    assert_eq!(v["valid"], true, "{v}");
+    let v = check("readings", r#"{"sensorId": "s1", "celsius": "warm"}"#, true).await;
+    assert_eq!(v["valid"], false, "{v}");
+    let v = check("readings", r#"{"sensorId": "s1", "humidity": 3}"#, true).await;
+    assert_eq!(v["valid"], false, "unknown field refused when strict: {v}");
+    let v = check("readings", r#"{"sensorId": "s1", "humidity": 3}"#, false).await;
+    assert_eq!(v["valid"], true, "{v}");
+
+    // JSON Schema: the document itself.
+    let schema =
+        json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]});
+    let (s, r) = app
+        .post(
+            "/subjects/counts/versions",
+            json!({"schema": schema.to_string(), "schemaType": "JSON"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(check("counts", r#"{"n": 3}"#, true).await["valid"], true);
+    assert_eq!(check("counts", r#"{"m": 3}"#, true).await["valid"], false);
 }

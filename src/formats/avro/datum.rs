@@ -242,3 +242,225 @@ impl<'a> Bytes<'a> {
         usize::try_from(n).map_err(|_| format!("a length of {n}"))
     }
 }
+
+/// How many values one JSON datum check may visit: a union whose value fits several branches
+/// is tried branch by branch, and unions nested in such branches multiply the tries.
+const JSON_BUDGET: u64 = 1_000_000;
+
+const TOO_COMPLEX: &str =
+    "the datum is too complex to check: its union values fit too many branches to try them all";
+
+/// Checks that `value` is one datum of `schema` in Avro's JSON form: the JSON encoding, where a
+/// union's value is wrapped as `{"<branch type name>": value}`, or the plain JSON serializers
+/// take (the value bare, matched against the branches in order). A record's fields the schema
+/// does not declare are refused when `strict`.
+pub fn check_json(
+    side: &AvroSchema,
+    schema: &Schema,
+    value: &serde_json::Value,
+    strict: bool,
+) -> Result<(), Invalid> {
+    let mut walk = JsonWalk {
+        side,
+        strict,
+        budget: JSON_BUDGET,
+    };
+    walk.value(schema, value, &mut String::new())
+}
+
+struct JsonWalk<'s> {
+    side: &'s AvroSchema,
+    strict: bool,
+    budget: u64,
+}
+
+/// Where a value sits, for messages (`/` at the top).
+fn at(path: &str) -> &str {
+    if path.is_empty() {
+        "/"
+    } else {
+        path
+    }
+}
+
+/// A JSON string as Avro bytes: each character one byte (ISO-8859-1), as the JSON encoding has it.
+fn latin1_len(s: &str) -> Option<usize> {
+    s.chars()
+        .all(|c| (c as u32) <= 0xFF)
+        .then(|| s.chars().count())
+}
+
+impl<'s> JsonWalk<'s> {
+    fn value(
+        &mut self,
+        s: &'s Schema,
+        v: &serde_json::Value,
+        path: &mut String,
+    ) -> Result<(), Invalid> {
+        use serde_json::Value as J;
+        if self.budget == 0 {
+            return Err(TOO_COMPLEX.into());
+        }
+        self.budget -= 1;
+        let shape = Checker::shape(self.side, s);
+        let wrong = |shape: &Shape| {
+            let found = match v {
+                J::Null => "null",
+                J::Bool(_) => "a boolean",
+                J::Number(_) => "a number",
+                J::String(_) => "a string",
+                J::Array(_) => "an array",
+                J::Object(_) => "an object",
+            };
+            format!("{} is {found}, not {}", at(path), shape.label())
+        };
+        match (&shape, v) {
+            (Shape::Null, J::Null) | (Shape::Boolean, J::Bool(_)) => Ok(()),
+            (Shape::Int, J::Number(n)) => match n.as_i64() {
+                Some(i) if i32::try_from(i).is_ok() => Ok(()),
+                _ => Err(format!("{} is {n}, which does not fit an int", at(path))),
+            },
+            (Shape::Long, J::Number(n)) => match n.as_i64() {
+                Some(_) => Ok(()),
+                None => Err(format!("{} is {n}, which does not fit a long", at(path))),
+            },
+            (Shape::Float | Shape::Double, J::Number(_)) => Ok(()),
+            (Shape::Float | Shape::Double, J::String(t))
+                if matches!(t.as_str(), "NaN" | "Infinity" | "-Infinity") =>
+            {
+                Ok(())
+            }
+            (Shape::String, J::String(_)) => Ok(()),
+            (Shape::Bytes, J::String(t)) => latin1_len(t).map(|_| ()).ok_or_else(|| {
+                format!(
+                    "{} holds characters above U+00FF, which are no bytes",
+                    at(path)
+                )
+            }),
+            (Shape::Fixed(_, size), J::String(t)) => match latin1_len(t) {
+                Some(n) if n == *size => Ok(()),
+                Some(n) => Err(format!(
+                    "{} has {n} bytes; the fixed type has {size}",
+                    at(path)
+                )),
+                None => Err(format!(
+                    "{} holds characters above U+00FF, which are no bytes",
+                    at(path)
+                )),
+            },
+            (Shape::Enum(e), J::String(t)) => {
+                if e.symbols.iter().any(|s| s == t) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{} is '{t}', not a symbol of {} ({})",
+                        at(path),
+                        e.name.fullname(None),
+                        e.symbols.join(", ")
+                    ))
+                }
+            }
+            (Shape::Array(item), J::Array(items)) => {
+                for (i, x) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("/{i}"));
+                    self.value(item, x, path)?;
+                    path.truncate(len);
+                }
+                Ok(())
+            }
+            (Shape::Map(item), J::Object(entries)) => {
+                for (k, x) in entries {
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(k);
+                    self.value(item, x, path)?;
+                    path.truncate(len);
+                }
+                Ok(())
+            }
+            (Shape::Record(rec), J::Object(fields)) => {
+                for f in &rec.fields {
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(&f.name);
+                    match fields.get(&f.name) {
+                        Some(x) => self.value(&f.schema, x, path)?,
+                        None if f.default.is_some() => {}
+                        None => return Err(format!("{} is missing and has no default", at(path))),
+                    }
+                    path.truncate(len);
+                }
+                if self.strict {
+                    if let Some(extra) = fields
+                        .keys()
+                        .find(|k| !rec.fields.iter().any(|f| &f.name == *k))
+                    {
+                        return Err(format!(
+                            "{}/{extra} is no field of {}",
+                            path,
+                            rec.name.fullname(None)
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            (Shape::Union(u), _) => self.union(u.variants(), v, path),
+            (shape, _) => Err(wrong(shape)),
+        }
+    }
+
+    /// The type name a branch goes by in the JSON encoding (`{"<name>": value}`).
+    fn branch_name(&self, s: &'s Schema) -> String {
+        match Checker::shape(self.side, s) {
+            Shape::Record(r) => r.name.fullname(None),
+            Shape::Enum(e) => e.name.fullname(None),
+            Shape::Fixed(Some(f), _) => f.name.fullname(None),
+            other => other.label().to_owned(),
+        }
+    }
+
+    fn union(
+        &mut self,
+        branches: &'s [Schema],
+        v: &serde_json::Value,
+        path: &mut String,
+    ) -> Result<(), Invalid> {
+        // The JSON encoding: one key naming a branch (by full or simple name).
+        if let serde_json::Value::Object(o) = v {
+            if let (1, Some((key, inner))) = (o.len(), o.iter().next()) {
+                let named = branches.iter().find(|b| {
+                    let name = self.branch_name(b);
+                    &name == key || name.rsplit('.').next() == Some(key.as_str())
+                });
+                if let Some(b) = named {
+                    return self.value(b, inner, path);
+                }
+            }
+        }
+        // The value bare: the first branch it is a value of.
+        let mut first_error = None;
+        for b in branches {
+            let len = path.len();
+            match self.value(b, v, path) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    path.truncate(len);
+                    if self.budget == 0 {
+                        return Err(TOO_COMPLEX.into());
+                    }
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        let names: Vec<String> = branches.iter().map(|b| self.branch_name(b)).collect();
+        Err(format!(
+            "{} matches no branch of the union [{}]{}",
+            at(path),
+            names.join(", "),
+            first_error
+                .map(|e| format!(" (first: {e})"))
+                .unwrap_or_default()
+        ))
+    }
+}
