@@ -207,6 +207,19 @@ pub trait Session: GovernanceSession + Send {
     /// the subjects a new schema references.
     async fn lock_shared(&mut self, subject: &QualifiedSubject) -> StoreResult<()>;
 
+    /// For a write session that decides many subjects (a change set): reads `subjects`'
+    /// settings (modes, configs, governance) and versions in a few queries, and from then on
+    /// answers settings, versions and content lookups from memory, kept current with the
+    /// session's own writes (the subject locks it holds keep other writers out; a context's or
+    /// the global setting is remembered as first read, as within any transaction).
+    async fn remember(&mut self, _subjects: &[QualifiedSubject]) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// The session will be rolled back whatever happens (a change-set plan): its audit
+    /// records and change-log entries are not written at all.
+    fn will_roll_back(&mut self) {}
+
     /// Makes the session's writes durable and visible; a no-op for read sessions.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

@@ -25,7 +25,8 @@ mod common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_accord");
 
-fn base_schema(k: usize, extra: bool) -> String {
+/// `tag`, when not empty, goes into every schema's `doc`: texts the registry has not seen.
+fn base_schema(k: usize, extra: bool, tag: &str) -> String {
     let mut fields = vec![
         json!({"name": "cents", "type": "long"}),
         json!({"name": "currency", "type": "string", "default": "EUR"}),
@@ -33,13 +34,14 @@ fn base_schema(k: usize, extra: bool) -> String {
     if extra {
         fields.push(json!({"name": "note", "type": ["null", "string"], "default": null}));
     }
-    serde_json::to_string_pretty(&json!({
-        "type": "record", "name": format!("Base{k}"), "namespace": "bench", "fields": fields
-    }))
-    .unwrap_or_default()
+    let mut schema = json!({"type": "record", "name": format!("Base{k}"), "namespace": "bench", "fields": fields});
+    if !tag.is_empty() {
+        schema["doc"] = json!(tag);
+    }
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
 }
 
-fn user_schema(i: usize, bases: usize, extra: bool) -> String {
+fn user_schema(i: usize, bases: usize, extra: bool, tag: &str) -> String {
     let mut fields = vec![
         json!({"name": "id", "type": "string"}),
         json!({"name": "amount", "type": format!("bench.Base{}", i % bases)}),
@@ -54,13 +56,14 @@ fn user_schema(i: usize, bases: usize, extra: bool) -> String {
     if extra {
         fields.push(json!({"name": "note", "type": ["null", "string"], "default": null}));
     }
-    serde_json::to_string_pretty(&json!({
-        "type": "record", "name": format!("Event{i}"), "namespace": "bench", "fields": fields
-    }))
-    .unwrap_or_default()
+    let mut schema = json!({"type": "record", "name": format!("Event{i}"), "namespace": "bench", "fields": fields});
+    if !tag.is_empty() {
+        schema["doc"] = json!(tag);
+    }
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
 }
 
-fn write_project(dir: &Path, n: usize, extra: bool) -> Result<()> {
+fn write_project(dir: &Path, n: usize, extra: bool, tag: &str) -> Result<()> {
     let bases = (n / 5).max(1);
     std::fs::create_dir_all(dir.join("schemas/base"))?;
     std::fs::create_dir_all(dir.join("schemas/events"))?;
@@ -71,13 +74,13 @@ fn write_project(dir: &Path, n: usize, extra: bool) -> Result<()> {
     for k in 0..bases {
         std::fs::write(
             dir.join(format!("schemas/base/base{k}.avsc")),
-            base_schema(k, extra),
+            base_schema(k, extra, tag),
         )?;
     }
     for i in 0..n - bases {
         std::fs::write(
             dir.join(format!("schemas/events/event{i}.avsc")),
-            user_schema(i, bases, extra),
+            user_schema(i, bases, extra, tag),
         )?;
     }
     Ok(())
@@ -172,7 +175,7 @@ async fn main() -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path();
     git(dir, &["init", "-q"])?;
-    write_project(dir, n, false)?;
+    write_project(dir, n, false, "")?;
     git(dir, &["add", "-A"])?;
     git(dir, &["commit", "-qm", "v1"])?;
     // Packed, as a CI checkout (a clone) is.
@@ -188,11 +191,13 @@ async fn main() -> Result<()> {
         "applied {n} schemas (v1) as one change set in {:.2} s",
         took.as_secs_f64()
     );
-    write_project(dir, n, true)?;
 
     let client = reqwest::Client::new();
     let (mut online, mut offline, mut single) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
+        // Each method checks texts of its own, new to the registry (as a pull request's are):
+        // no method is served from what another one made the registry parse.
+        write_project(dir, n, true, &format!("round {round}, online"))?;
         let (d, reg) = (dir.to_owned(), registry.clone());
         let (t, code, out) =
             tokio::task::spawn_blocking(move || accord(&d, &reg, &["check"])).await??;
@@ -200,6 +205,7 @@ async fn main() -> Result<()> {
             bail!("online check exited {code}: {out}");
         }
         online.push(t);
+        write_project(dir, n, true, &format!("round {round}, offline"))?;
         let (d, reg) = (dir.to_owned(), registry.clone());
         let (t2, code, out) =
             tokio::task::spawn_blocking(move || accord(&d, &reg, &["check", "--against", "HEAD"]))
@@ -208,6 +214,7 @@ async fn main() -> Result<()> {
             bail!("offline check exited {code}: {out}");
         }
         offline.push(t2);
+        write_project(dir, n, true, &format!("round {round}, one at a time"))?;
         let t3 = one_at_a_time(&client, &registry, dir, n)
             .await
             .context("one at a time")?;

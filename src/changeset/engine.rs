@@ -118,6 +118,14 @@ pub async fn run(
     let subjects: Vec<QualifiedSubject> = items.iter().map(|i| i.subject.clone()).collect();
     let mut session = registry.store().write_set(&subjects, &outside).await?;
     let s = session.as_mut();
+    // Every item's settings and versions in a few queries rather than a dozen per item; a
+    // plan's audit records and log entries would only be rolled back.
+    let mut involved = subjects.clone();
+    involved.extend(outside.iter().cloned());
+    s.remember(&involved).await?;
+    if run == Run::Plan {
+        s.will_roll_back();
+    }
     let mut scope = registry.uncommitted(run == Run::Plan);
     let owner_required = governance
         .snapshot_in(s)

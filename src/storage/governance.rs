@@ -355,12 +355,19 @@ macro_rules! impl_governance {
             }
 
             async fn subject_governance(&mut self, scope: &str) -> StoreResult<Option<Value>> {
+                if let Some(hit) = self.memo.as_ref().and_then(|m| m.governance.get(scope)) {
+                    return Ok(hit.clone());
+                }
                 let row: Option<(String,)> =
                     sqlx::query_as("SELECT body FROM subject_governance WHERE scope = $1")
                         .bind(scope)
                         .fetch_optional(self.conn())
                         .await?;
-                json("subject_governance.body", row.map(|r| r.0))
+                let found = json("subject_governance.body", row.map(|r| r.0))?;
+                if let Some(m) = &mut self.memo {
+                    m.governance.insert(scope.to_owned(), found.clone());
+                }
+                Ok(found)
             }
 
             async fn put_subject_governance(&mut self, scope: &str, body: &Value) -> StoreResult<()> {
@@ -372,6 +379,9 @@ macro_rules! impl_governance {
                 .bind(body.to_string())
                 .execute(self.conn())
                 .await?;
+                if let Some(m) = &mut self.memo {
+                    m.governance.insert(scope.to_owned(), Some(body.clone()));
+                }
                 Ok(())
             }
 
@@ -461,6 +471,10 @@ macro_rules! impl_governance {
             }
 
             async fn insert_audit(&mut self, r: &AuditRecord) -> StoreResult<i64> {
+                if self.discard {
+                    // Rolled back whatever happens: nobody will read it.
+                    return Ok(0);
+                }
                 let (id,): (i64,) = sqlx::query_as(
                     "INSERT INTO audit_log (at, principal, action, outcome, subject, team, target, \
                      before, after, request_id, detail) \
@@ -488,6 +502,9 @@ macro_rules! impl_governance {
             }
 
             async fn append_change(&mut self, c: &ChangeRecord) -> StoreResult<i64> {
+                if self.discard {
+                    return Ok(0);
+                }
                 self.appended = true;
                 if <$db as sqlx::Database>::NAME == "PostgreSQL" {
                     // Waits in the inbox until the commit has happened; then numbered (see

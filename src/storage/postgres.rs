@@ -130,6 +130,9 @@ impl Store for PostgresStore {
             log_changes: self.log_changes.load(std::sync::atomic::Ordering::Relaxed),
             appended: false,
             after_commit: None,
+            held: Default::default(),
+            memo: None,
+            discard: false,
         }))
     }
 
@@ -143,6 +146,7 @@ impl Store for PostgresStore {
         // inside a half-started transaction.
         let gate = self.gate.clone();
         let keys = super::lock_order(exclusive, shared);
+        let held = keys.iter().map(|(k, _)| k.clone()).collect();
         let tx = tokio::spawn(async move {
             // No time limit of ours around `begin` (cancelling it mid-way is what must not
             // happen); the fast failure comes from the reads' probe marking the database down.
@@ -150,13 +154,27 @@ impl Store for PostgresStore {
             let waiting = gate.waiting.enter();
             let mut tx = gate.pool.begin().await.map_err(|e| gate.noted(e))?;
             drop(waiting);
-            for (key, exclusive) in keys {
-                let q = if exclusive {
+            if let [(key, exclusive)] = keys.as_slice() {
+                let q = if *exclusive {
                     "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
                 } else {
                     "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))"
                 };
                 sqlx::query(q).bind(key).execute(&mut *tx).await?;
+            } else if !keys.is_empty() {
+                // A change set's many subjects in one round trip, taken one after the other in
+                // the array's (the global) order: the lock calls are volatile, so PostgreSQL
+                // evaluates them row by row after ordering.
+                let (names, exclusive): (Vec<String>, Vec<bool>) = keys.into_iter().unzip();
+                sqlx::query(
+                    "SELECT CASE WHEN x THEN pg_advisory_xact_lock(hashtextextended(k, 0)) \
+                     ELSE pg_advisory_xact_lock_shared(hashtextextended(k, 0)) END \
+                     FROM unnest($1::text[], $2::bool[]) WITH ORDINALITY AS t(k, x, n) ORDER BY n",
+                )
+                .bind(names)
+                .bind(exclusive)
+                .execute(&mut *tx)
+                .await?;
             }
             Ok::<_, StoreError>(tx)
         })
@@ -170,6 +188,9 @@ impl Store for PostgresStore {
             appended: false,
             // Numbered before the writer answers, so its client reads its own entry.
             after_commit: Some(Box::new(move || Box::pin(numbered(numberer)))),
+            held,
+            memo: None,
+            discard: false,
         }))
     }
 

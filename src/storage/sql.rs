@@ -4,6 +4,8 @@
 //! and instantiated per backend: generic code over `sqlx::Database` would need a wall of
 //! higher-ranked bounds for every column type.
 
+use std::collections::HashMap;
+
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Transaction};
 use tokio::sync::OwnedMutexGuard;
@@ -30,6 +32,46 @@ pub(super) struct SqlSession<DB: Database> {
     pub(super) appended: bool,
     /// Run after a commit that appended one (PostgreSQL: number the waiting entries).
     pub(super) after_commit: Option<AfterCommit>,
+    /// The subject lock keys this transaction holds (exclusively or shared): taking one of
+    /// them shared again is a no-op, not a round trip.
+    pub(super) held: std::collections::HashSet<String>,
+    /// Settings already read, once [`crate::storage::Session::remember_settings`] asked.
+    pub(super) memo: Option<Memo>,
+    /// Audit records and change-log entries are not written: the session will be rolled back.
+    pub(super) discard: bool,
+}
+
+/// What a session deciding many subjects has read (or written) of them. Settings by scope
+/// (`None`: there is none); the subjects' versions, and the content hashes of schemas by
+/// `(context, id)`, kept current with the session's own writes.
+#[derive(Default)]
+pub(super) struct Memo {
+    pub(super) modes: HashMap<String, Option<String>>,
+    pub(super) configs: HashMap<String, Option<String>>,
+    pub(super) governance: HashMap<String, Option<serde_json::Value>>,
+    pub(super) versions: HashMap<QualifiedSubject, Vec<VersionRecord>>,
+    pub(super) hashes: HashMap<(String, i64), String>,
+    /// Schemas this session inserted (later items of a change set reference them).
+    pub(super) inserted: HashMap<(String, i64), SchemaRecord>,
+}
+
+impl Memo {
+    /// `subject`'s versions holding content `hash`, when every one of its versions is known.
+    fn versions_with_content(
+        &self,
+        subject: &QualifiedSubject,
+        hash: &str,
+    ) -> Option<Vec<VersionRecord>> {
+        let versions = self.versions.get(subject)?;
+        let mut out = Vec::new();
+        for v in versions {
+            let known = self.hashes.get(&(v.subject.context.clone(), v.schema_id))?;
+            if known == hash {
+                out.push(v.clone());
+            }
+        }
+        Some(out)
+    }
 }
 
 /// Work to do once a transaction that appended to the change log has committed.
@@ -119,7 +161,7 @@ pub(super) const VERSION_COLUMNS: &str =
     "context, subject, version, schema_id, deleted, created_at";
 
 macro_rules! impl_session {
-    ($db:ty, $shared_lock:expr) => {
+    ($db:ty, $shared_lock:expr, $json_texts:expr) => {
         #[async_trait::async_trait]
         impl $crate::storage::Session for $crate::storage::sql::SqlSession<$db> {
             async fn schema_by_id(
@@ -127,10 +169,19 @@ macro_rules! impl_session {
                 context: &str,
                 id: i64,
             ) -> StoreResult<Option<SchemaRecord>> {
+                if let Some(known) =
+                    self.memo.as_ref().and_then(|m| m.inserted.get(&(context.to_owned(), id)))
+                {
+                    return Ok(Some(known.clone()));
+                }
                 let q = format!("SELECT {SCHEMA_COLUMNS} FROM schemas WHERE context = $1 AND id = $2");
                 let row: Option<SchemaRow> =
                     sqlx::query_as(&q).bind(context).bind(id).fetch_optional(self.conn()).await?;
-                row.map(SchemaRecord::try_from).transpose()
+                let found = row.map(SchemaRecord::try_from).transpose()?;
+                if let (Some(m), Some(r)) = (&mut self.memo, &found) {
+                    m.hashes.insert((r.context.clone(), r.id), r.content_hash.clone());
+                }
+                Ok(found)
             }
 
             async fn schema_by_fingerprint(
@@ -171,6 +222,11 @@ macro_rules! impl_session {
                 subject: &QualifiedSubject,
                 content_hash: &str,
             ) -> StoreResult<Vec<VersionRecord>> {
+                if let Some(known) =
+                    self.memo.as_ref().and_then(|m| m.versions_with_content(subject, content_hash))
+                {
+                    return Ok(known);
+                }
                 let q = "SELECT v.context, v.subject, v.version, v.schema_id, v.deleted, v.created_at \
                      FROM subject_versions v JOIN schemas s ON s.context = v.context AND s.id = v.schema_id \
                      WHERE v.context = $1 AND v.subject = $2 AND s.content_hash = $3 ORDER BY v.version";
@@ -184,6 +240,9 @@ macro_rules! impl_session {
             }
 
             async fn versions(&mut self, subject: &QualifiedSubject) -> StoreResult<Vec<VersionRecord>> {
+                if let Some(known) = self.memo.as_ref().and_then(|m| m.versions.get(subject)) {
+                    return Ok(known.clone());
+                }
                 let q = format!(
                     "SELECT {VERSION_COLUMNS} FROM subject_versions \
                      WHERE context = $1 AND subject = $2 ORDER BY version"
@@ -193,7 +252,11 @@ macro_rules! impl_session {
                     .bind(&subject.name)
                     .fetch_all(self.conn())
                     .await?;
-                Ok(rows.into_iter().map(VersionRecord::from).collect())
+                let found: Vec<VersionRecord> = rows.into_iter().map(VersionRecord::from).collect();
+                if let Some(m) = &mut self.memo {
+                    m.versions.insert(subject.clone(), found.clone());
+                }
+                Ok(found)
             }
 
             async fn all_versions(&mut self, context: Option<&str>) -> StoreResult<Vec<VersionRecord>> {
@@ -260,14 +323,27 @@ macro_rules! impl_session {
             }
 
             async fn config(&mut self, scope: &str) -> StoreResult<Option<String>> {
+                if let Some(hit) = self.memo.as_ref().and_then(|m| m.configs.get(scope)) {
+                    return Ok(hit.clone());
+                }
                 let q = "SELECT body FROM configs WHERE scope = $1";
-                Ok(sqlx::query_scalar(q).bind(scope).fetch_optional(self.conn()).await?)
+                let found: Option<String> =
+                    sqlx::query_scalar(q).bind(scope).fetch_optional(self.conn()).await?;
+                if let Some(m) = &mut self.memo {
+                    m.configs.insert(scope.to_owned(), found.clone());
+                }
+                Ok(found)
             }
 
             async fn configs(&mut self, scopes: &[String]) -> StoreResult<Vec<(String, String)>> {
+                // Remembered scopes are not asked again.
+                let wanted: Vec<String> = match &self.memo {
+                    Some(m) => scopes.iter().filter(|s| !m.configs.contains_key(*s)).cloned().collect(),
+                    None => scopes.to_vec(),
+                };
                 // One round trip for the (at most three) scopes a subject's config merges.
                 let mut out = Vec::new();
-                for chunk in scopes.chunks(3) {
+                for chunk in wanted.chunks(3) {
                     let q = "SELECT scope, body FROM configs WHERE scope IN ($1, $2, $3)";
                     let pick = |i: usize| chunk.get(i).or(chunk.first()).cloned().unwrap_or_default();
                     let rows: Vec<(String, String)> = sqlx::query_as(q)
@@ -278,25 +354,52 @@ macro_rules! impl_session {
                         .await?;
                     out.extend(rows);
                 }
-                Ok(out)
+                let Some(m) = &mut self.memo else {
+                    return Ok(out);
+                };
+                for scope in wanted {
+                    let body = out.iter().find(|(s, _)| *s == scope).map(|(_, b)| b.clone());
+                    m.configs.insert(scope, body);
+                }
+                Ok(scopes
+                    .iter()
+                    .filter_map(|s| {
+                        let body = m.configs.get(s).cloned().flatten()?;
+                        Some((s.clone(), body))
+                    })
+                    .collect())
             }
 
             async fn put_config(&mut self, scope: &str, body: &str) -> StoreResult<()> {
                 let q = "INSERT INTO configs (scope, body) VALUES ($1, $2) \
                      ON CONFLICT (scope) DO UPDATE SET body = excluded.body";
                 sqlx::query(q).bind(scope).bind(body).execute(self.conn()).await?;
+                if let Some(m) = &mut self.memo {
+                    m.configs.insert(scope.to_owned(), Some(body.to_owned()));
+                }
                 Ok(())
             }
 
             async fn delete_config(&mut self, scope: &str) -> StoreResult<bool> {
                 let q = "DELETE FROM configs WHERE scope = $1";
                 let done = sqlx::query(q).bind(scope).execute(self.conn()).await?;
+                if let Some(m) = &mut self.memo {
+                    m.configs.insert(scope.to_owned(), None);
+                }
                 Ok(done.rows_affected() > 0)
             }
 
             async fn mode(&mut self, scope: &str) -> StoreResult<Option<String>> {
+                if let Some(hit) = self.memo.as_ref().and_then(|m| m.modes.get(scope)) {
+                    return Ok(hit.clone());
+                }
                 let q = "SELECT mode FROM modes WHERE scope = $1";
-                Ok(sqlx::query_scalar(q).bind(scope).fetch_optional(self.conn()).await?)
+                let found: Option<String> =
+                    sqlx::query_scalar(q).bind(scope).fetch_optional(self.conn()).await?;
+                if let Some(m) = &mut self.memo {
+                    m.modes.insert(scope.to_owned(), found.clone());
+                }
+                Ok(found)
             }
 
             async fn modes_with_prefix(&mut self, prefix: &str) -> StoreResult<Vec<(String, String)>> {
@@ -309,12 +412,18 @@ macro_rules! impl_session {
                 let q = "INSERT INTO modes (scope, mode) VALUES ($1, $2) \
                      ON CONFLICT (scope) DO UPDATE SET mode = excluded.mode";
                 sqlx::query(q).bind(scope).bind(mode).execute(self.conn()).await?;
+                if let Some(m) = &mut self.memo {
+                    m.modes.insert(scope.to_owned(), Some(mode.to_owned()));
+                }
                 Ok(())
             }
 
             async fn delete_mode(&mut self, scope: &str) -> StoreResult<bool> {
                 let q = "DELETE FROM modes WHERE scope = $1";
                 let done = sqlx::query(q).bind(scope).execute(self.conn()).await?;
+                if let Some(m) = &mut self.memo {
+                    m.modes.insert(scope.to_owned(), None);
+                }
                 Ok(done.rows_affected() > 0)
             }
 
@@ -370,6 +479,10 @@ macro_rules! impl_session {
                 if done.rows_affected() == 0 {
                     return Ok(false);
                 }
+                if let Some(m) = &mut self.memo {
+                    m.hashes.insert((s.context.clone(), s.id), s.content_hash.clone());
+                    m.inserted.insert((s.context.clone(), s.id), s.clone());
+                }
                 for e in edges {
                     let q = "INSERT INTO schema_references \
                          (context, schema_id, name, ref_context, ref_subject, ref_version) \
@@ -400,6 +513,10 @@ macro_rules! impl_session {
                     .bind(v.created_at)
                     .execute(self.conn())
                     .await?;
+                if let Some(known) = self.memo.as_mut().and_then(|m| m.versions.get_mut(&v.subject)) {
+                    known.push(v.clone());
+                    known.sort_by_key(|k| k.version);
+                }
                 Ok(())
             }
 
@@ -408,6 +525,9 @@ macro_rules! impl_session {
                 subject: &QualifiedSubject,
                 versions: &[i32],
             ) -> StoreResult<()> {
+                if let Some(m) = &mut self.memo {
+                    m.versions.remove(subject);
+                }
                 let q = "UPDATE subject_versions SET deleted = TRUE \
                      WHERE context = $1 AND subject = $2 AND version = $3";
                 for v in versions {
@@ -426,6 +546,9 @@ macro_rules! impl_session {
                 subject: &QualifiedSubject,
                 versions: &[i32],
             ) -> StoreResult<()> {
+                if let Some(m) = &mut self.memo {
+                    m.versions.remove(subject);
+                }
                 let q = "DELETE FROM subject_versions WHERE context = $1 AND subject = $2 AND version = $3";
                 for v in versions {
                     sqlx::query(q)
@@ -442,16 +565,90 @@ macro_rules! impl_session {
                 let q = "DELETE FROM schemas WHERE context = $1 AND id = $2 AND NOT EXISTS \
                      (SELECT 1 FROM subject_versions v WHERE v.context = $1 AND v.schema_id = $2)";
                 let done = sqlx::query(q).bind(context).bind(id).execute(self.conn()).await?;
+                if let Some(m) = &mut self.memo {
+                    m.hashes.remove(&(context.to_owned(), id));
+                    m.inserted.remove(&(context.to_owned(), id));
+                }
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn remember(&mut self, subjects: &[QualifiedSubject]) -> StoreResult<()> {
+                // The lists travel as one JSON array each ($json_texts turns it into rows).
+                let list = |items: Vec<&str>| serde_json::Value::from(items).to_string();
+                let scopes: Vec<String> = subjects.iter().map(QualifiedSubject::scope).collect();
+                let scope_list = list(scopes.iter().map(String::as_str).collect());
+                let in_scopes = |table: &str, column: &str| {
+                    format!("SELECT scope, {column} FROM {table} WHERE scope IN ({})", $json_texts)
+                };
+                let modes: Vec<(String, String)> = sqlx::query_as(&in_scopes("modes", "mode"))
+                    .bind(&scope_list)
+                    .fetch_all(self.conn())
+                    .await?;
+                let configs: Vec<(String, String)> = sqlx::query_as(&in_scopes("configs", "body"))
+                    .bind(&scope_list)
+                    .fetch_all(self.conn())
+                    .await?;
+                let governance: Vec<(String, String)> =
+                    sqlx::query_as(&in_scopes("subject_governance", "body"))
+                        .bind(&scope_list)
+                        .fetch_all(self.conn())
+                        .await?;
+                let names = list(subjects.iter().map(|s| s.name.as_str()).collect());
+                let q = format!(
+                    "SELECT v.context, v.subject, v.version, v.schema_id, v.deleted, v.created_at, \
+                       s.content_hash \
+                     FROM subject_versions v LEFT JOIN schemas s \
+                       ON s.context = v.context AND s.id = v.schema_id \
+                     WHERE v.subject IN ({}) ORDER BY v.context, v.subject, v.version",
+                    $json_texts
+                );
+                type Row = (String, String, i32, i64, bool, i64, Option<String>);
+                let versions: Vec<Row> = sqlx::query_as(&q).bind(&names).fetch_all(self.conn()).await?;
+
+                let m = self.memo.get_or_insert_with(Default::default);
+                for scope in scopes {
+                    let find = |rows: &[(String, String)]| {
+                        rows.iter().find(|(s, _)| *s == scope).map(|(_, v)| v.clone())
+                    };
+                    let body = find(&governance)
+                        .map(|b| {
+                            serde_json::from_str(&b).map_err(|e| {
+                                StoreError::Corrupt(format!("subject_governance.body: {e}"))
+                            })
+                        })
+                        .transpose()?;
+                    m.modes.insert(scope.clone(), find(&modes));
+                    m.configs.insert(scope.clone(), find(&configs));
+                    m.governance.insert(scope, body);
+                }
+                for subject in subjects {
+                    m.versions.insert(subject.clone(), Vec::new());
+                }
+                for (context, name, version, schema_id, deleted, created_at, hash) in versions {
+                    let subject = QualifiedSubject { context, name };
+                    if let Some(hash) = hash {
+                        m.hashes.insert((subject.context.clone(), schema_id), hash);
+                    }
+                    if let Some(known) = m.versions.get_mut(&subject) {
+                        known.push(VersionRecord { subject, version, schema_id, deleted, created_at });
+                    }
+                }
+                Ok(())
+            }
+
+            fn will_roll_back(&mut self) {
+                self.discard = true;
             }
 
             async fn lock_shared(&mut self, subject: &QualifiedSubject) -> StoreResult<()> {
                 let statement: Option<&str> = $shared_lock;
                 if let Some(q) = statement {
-                    sqlx::query(q)
-                        .bind(crate::storage::subject_lock_key(subject))
-                        .execute(self.conn())
-                        .await?;
+                    let key = crate::storage::subject_lock_key(subject);
+                    if self.held.contains(&key) {
+                        return Ok(());
+                    }
+                    sqlx::query(q).bind(&key).execute(self.conn()).await?;
+                    self.held.insert(key);
                 }
                 Ok(())
             }
@@ -481,8 +678,9 @@ mod instances {
 
     impl_session!(
         sqlx::Postgres,
-        Some("SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))")
+        Some("SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))"),
+        "SELECT jsonb_array_elements_text(CAST($1 AS jsonb))"
     );
     // SQLite write sessions are serialised whole, so there is nothing to share.
-    impl_session!(sqlx::Sqlite, None);
+    impl_session!(sqlx::Sqlite, None, "SELECT value FROM json_each($1)");
 }

@@ -66,6 +66,9 @@ impl Store for SqliteStore {
             log_changes: self.log_changes.load(std::sync::atomic::Ordering::Relaxed),
             appended: false,
             after_commit: None,
+            held: Default::default(),
+            memo: None,
+            discard: false,
         }))
     }
 
@@ -91,6 +94,9 @@ impl Store for SqliteStore {
             log_changes: self.log_changes.load(std::sync::atomic::Ordering::Relaxed),
             appended: false,
             after_commit: None,
+            held: Default::default(),
+            memo: None,
+            discard: false,
         }))
     }
 

@@ -3,7 +3,7 @@
 use apache_avro::types::Value as Avro;
 use base64::Engine;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, on_both_backends, TestApp};
 
@@ -14,11 +14,17 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-async fn validates_avro_payloads(app: TestApp) {
+/// Registers `address` (an Avro `acme.Address`) and `orders` (an `acme.Order` whose `ship_to`
+/// field has the type `ship_to`, which names the address), both version 1: the order's id.
+async fn address_and_order(app: &TestApp, ship_to: Value) -> (Value, Value, i64) {
     let address = json!({"type":"record","name":"Address","namespace":"acme","fields":[{"name":"city","type":"string"}]});
     app.register_ok("address", &address).await;
+    let mut ship_to_field = json!({"name": "ship_to", "type": ship_to});
+    if ship_to_field["type"].is_array() {
+        ship_to_field["default"] = Value::Null;
+    }
     let order = json!({"type":"record","name":"Order","namespace":"acme","fields":[
-        {"name":"id","type":"long"},{"name":"ship_to","type":"acme.Address"}]});
+        {"name":"id","type":"long"}, ship_to_field]});
     let refs = json!([{"name": "acme.Address", "subject": "address", "version": 1}]);
     let (s, r) = app
         .post(
@@ -27,7 +33,11 @@ async fn validates_avro_payloads(app: TestApp) {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{r}");
-    let id = r["id"].as_i64().unwrap();
+    (address, order, r["id"].as_i64().unwrap())
+}
+
+async fn validates_avro_payloads(app: TestApp) {
+    let (address, order, id) = address_and_order(&app, json!("acme.Address")).await;
 
     let schemata =
         apache_avro::Schema::parse_list([address.to_string(), order.to_string()]).unwrap();
@@ -100,18 +110,7 @@ async fn validates_avro_payloads(app: TestApp) {
 
 /// `encoding: json`: the datum in each format's JSON form, for producers' test fixtures.
 async fn validates_json_forms_of_payloads(app: TestApp) {
-    let address = json!({"type":"record","name":"Address","namespace":"acme","fields":[{"name":"city","type":"string"}]});
-    app.register_ok("address", &address).await;
-    let order = json!({"type":"record","name":"Order","namespace":"acme","fields":[
-        {"name":"id","type":"long"},{"name":"ship_to","type":["null","acme.Address"],"default":null}]});
-    let refs = json!([{"name": "acme.Address", "subject": "address", "version": 1}]);
-    let (s, r) = app
-        .post(
-            "/subjects/orders/versions",
-            json!({"schema": order.to_string(), "references": refs}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{r}");
+    address_and_order(&app, json!(["null", "acme.Address"])).await;
     let check = |subject: &'static str, payload: &'static str, strict: bool| {
         let app = &app;
         async move {
