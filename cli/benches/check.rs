@@ -9,8 +9,13 @@
 //! parsed, resolved, compared and linted. The server runs in this process on a fresh
 //! PostgreSQL database.
 //!
+//! Both online methods are also measured with the registry a round-trip time away (a relay in
+//! front of it delays every byte by half the RTT each way), as a CI runner on another network
+//! sees it: the one-at-a-time method pays the RTT once per subject, the change set once.
+//!
 //! Run: `cargo bench -p accord-cli --bench check`. Environment: ACCORD_BENCH_SCHEMAS (default
-//! 500), ACCORD_BENCH_ROUNDS (default 3), ACCORD_TEST_PG_URL (admin database URL).
+//! 500), ACCORD_BENCH_ROUNDS (default 3), ACCORD_BENCH_RTT_MS (default `0,1,5,20`; 0 is the
+//! registry on loopback), ACCORD_TEST_PG_URL (admin database URL).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -157,6 +162,80 @@ async fn one_at_a_time(
     Ok(began.elapsed())
 }
 
+/// A TCP relay in front of `upstream` that delivers everything half of `rtt` after it was
+/// sent, each way: a registry `rtt` away, as from a CI runner on another network (latency
+/// only; bytes sent together still arrive together). Plain threads, whose sleeps are accurate
+/// to a few tens of microseconds (the async runtime's timer rounds up to whole milliseconds).
+fn relay(upstream: std::net::SocketAddr, rtt: Duration) -> Result<std::net::SocketAddr> {
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let address = listener.local_addr()?;
+    let one_way = rtt / 2;
+    fn pump(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
+        let (tx, rx) = std::sync::mpsc::channel::<(Instant, Vec<u8>)>();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            while let Ok(n) = from.read(&mut buf) {
+                if n == 0
+                    || tx
+                        .send((Instant::now() + delay, buf[..n].to_vec()))
+                        .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        std::thread::spawn(move || {
+            while let Ok((due, bytes)) = rx.recv() {
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                if to.write_all(&bytes).is_err() {
+                    break;
+                }
+            }
+            let _ = to.shutdown(Shutdown::Write);
+        });
+    }
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(upstream) else {
+                continue;
+            };
+            let _ = (client.set_nodelay(true), server.set_nodelay(true));
+            let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else {
+                continue;
+            };
+            pump(client, server2, one_way);
+            pump(server, client2, one_way);
+        }
+    });
+    Ok(address)
+}
+
+/// The time a request through `url` takes beyond one made directly (median of 50 small
+/// requests each): the RTT the relay really adds.
+async fn measured_rtt(client: &reqwest::Client, direct: &str, url: &str) -> Result<Duration> {
+    async fn median_of(client: &reqwest::Client, url: &str) -> Result<Duration> {
+        let mut took = Vec::new();
+        for _ in 0..50 {
+            let began = Instant::now();
+            client
+                .get(format!("{url}/mode"))
+                .send()
+                .await?
+                .bytes()
+                .await?;
+            took.push(began.elapsed());
+        }
+        Ok(median(took))
+    }
+    let (through, plain) = (
+        median_of(client, url).await?,
+        median_of(client, direct).await?,
+    );
+    Ok(through.saturating_sub(plain))
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -192,57 +271,96 @@ async fn main() -> Result<()> {
         took.as_secs_f64()
     );
 
+    // The registry as seen from a CI runner: on this host (0), or a round-trip time away.
+    let rtts: Vec<u64> = std::env::var("ACCORD_BENCH_RTT_MS")
+        .unwrap_or_else(|_| "0,1,5,20".into())
+        .split(',')
+        .map(|r| {
+            r.trim()
+                .parse()
+                .context("ACCORD_BENCH_RTT_MS: milliseconds, comma-separated")
+        })
+        .collect::<Result<_>>()?;
+    let upstream: std::net::SocketAddr = registry.trim_start_matches("http://").parse()?;
+    let mut through = Vec::new();
+    for &rtt in &rtts {
+        through.push(if rtt == 0 {
+            registry.clone()
+        } else {
+            format!("http://{}", relay(upstream, Duration::from_millis(rtt))?)
+        });
+    }
+
     let client = reqwest::Client::new();
-    let (mut online, mut offline, mut single) = (Vec::new(), Vec::new(), Vec::new());
+    let mut rtt_seen = Vec::new();
+    for url in &through {
+        rtt_seen.push(measured_rtt(&client, &registry, url).await?);
+    }
+    let mut offline = Vec::new();
+    let mut online = vec![Vec::new(); rtts.len()];
+    let mut single = vec![Vec::new(); rtts.len()];
     for round in 0..rounds {
-        // Each method checks texts of its own, new to the registry (as a pull request's are):
-        // no method is served from what another one made the registry parse.
-        write_project(dir, n, true, &format!("round {round}, online"))?;
-        let (d, reg) = (dir.to_owned(), registry.clone());
-        let (t, code, out) =
-            tokio::task::spawn_blocking(move || accord(&d, &reg, &["check"])).await??;
-        if code != 0 {
-            bail!("online check exited {code}: {out}");
-        }
-        online.push(t);
+        // Each measurement checks texts of its own, new to the registry (as a pull request's
+        // are): none is served from what another one made the registry parse.
         write_project(dir, n, true, &format!("round {round}, offline"))?;
         let (d, reg) = (dir.to_owned(), registry.clone());
-        let (t2, code, out) =
+        let (t, code, out) =
             tokio::task::spawn_blocking(move || accord(&d, &reg, &["check", "--against", "HEAD"]))
                 .await??;
         if code != 0 {
             bail!("offline check exited {code}: {out}");
         }
-        offline.push(t2);
-        write_project(dir, n, true, &format!("round {round}, one at a time"))?;
-        let t3 = one_at_a_time(&client, &registry, dir, n)
-            .await
-            .context("one at a time")?;
-        single.push(t3);
+        offline.push(t);
+        let mut line = format!("round {}: offline {:.3} s", round + 1, t.as_secs_f64());
+        for (k, (&rtt, url)) in rtts.iter().zip(&through).enumerate() {
+            write_project(dir, n, true, &format!("round {round}, rtt {rtt}, online"))?;
+            let (d, reg) = (dir.to_owned(), url.clone());
+            let (t, code, out) =
+                tokio::task::spawn_blocking(move || accord(&d, &reg, &["check"])).await??;
+            if code != 0 {
+                bail!("online check exited {code}: {out}");
+            }
+            online[k].push(t);
+            write_project(
+                dir,
+                n,
+                true,
+                &format!("round {round}, rtt {rtt}, one at a time"),
+            )?;
+            let t1 = one_at_a_time(&client, url, dir, n)
+                .await
+                .context("one at a time")?;
+            single[k].push(t1);
+            line.push_str(&format!(
+                "; {rtt} ms: online {:.3} s, one at a time {:.3} s",
+                t.as_secs_f64(),
+                t1.as_secs_f64()
+            ));
+        }
+        println!("{line}");
+    }
+    let off = median(offline);
+    println!("accord check, {n} schemas with references (medians of {rounds} interleaved rounds)");
+    println!(
+        "  offline {:.3} s (target < 1 s; no registry involved)",
+        off.as_secs_f64()
+    );
+    println!("  registry RTT | online (target < 3 s) | one at a time | online vs one at a time | offline vs one at a time (targets >= 5x)");
+    for (k, rtt) in rtts.iter().enumerate() {
+        let (on, one) = (median(online[k].clone()), median(single[k].clone()));
+        let label = if *rtt == 0 {
+            "0 (loopback)".to_owned()
+        } else {
+            format!("{:.2} ms", rtt_seen[k].as_secs_f64() * 1e3)
+        };
         println!(
-            "round {}: online {:.3} s, offline {:.3} s, one at a time {:.3} s",
-            round + 1,
-            t.as_secs_f64(),
-            t2.as_secs_f64(),
-            t3.as_secs_f64()
+            "  {label:>12} | {:>19.3} s | {:>11.3} s | {:>22.1}x | {:>23.1}x",
+            on.as_secs_f64(),
+            one.as_secs_f64(),
+            one.as_secs_f64() / on.as_secs_f64(),
+            one.as_secs_f64() / off.as_secs_f64()
         );
     }
-    let (on, off, one) = (median(online), median(offline), median(single));
-    println!("accord check, {n} schemas with references (medians of {rounds} interleaved rounds):");
-    println!(
-        "  online  {:.3} s (target < 3 s)  {:.1}x faster than one at a time (target >= 5x)",
-        on.as_secs_f64(),
-        one.as_secs_f64() / on.as_secs_f64()
-    );
-    println!(
-        "  offline {:.3} s (target < 1 s)  {:.1}x faster than one at a time (target >= 5x)",
-        off.as_secs_f64(),
-        one.as_secs_f64() / off.as_secs_f64()
-    );
-    println!(
-        "  one subject at a time (single HTTP compatibility requests): {:.3} s",
-        one.as_secs_f64()
-    );
     common::drop_database(&db).await?;
     Ok(())
 }

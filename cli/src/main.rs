@@ -161,7 +161,23 @@ struct Output {
     output: Option<PathBuf>,
 }
 
+/// A reader that goes away (`accord subjects | head -1`) ends the process quietly, as it does
+/// any Unix filter, instead of a write error or a panic in the middle of the output.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn die_quietly_on_closed_pipe() {
+    // SAFETY: restores the default disposition of one signal before any thread is started;
+    // no handler of ours is involved and nothing else in the process sets SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn die_quietly_on_closed_pipe() {}
+
 fn main() -> ExitCode {
+    die_quietly_on_closed_pipe();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -358,35 +374,30 @@ async fn run(cli: Cli) -> Result<u8> {
             out,
         } => {
             let (root, file) = project_file(&cli)?;
-            let project = Project::load(&root, &file)?;
             if against.is_none() && against_dir.is_none() {
+                let project = Project::load(&root, &file)?;
                 let c = client(&cli, Some(&file))?;
                 let items = send_set(&c, &project, "plan").await?;
                 let v = verdicts(&project, items);
                 emit(out, "online", &v)?;
                 return Ok(exit_for(&v));
             }
-            let old = match (against, against_dir) {
-                (Some(rev), _) => {
-                    let top = git_top(&root)?;
-                    verify_revision(&top, rev)?;
-                    let prefix = std::fs::canonicalize(&root)?
-                        .strip_prefix(std::fs::canonicalize(&top)?)
-                        .map(|p| p.to_string_lossy().replace('\\', "/"))
-                        .unwrap_or_default();
-                    let tree = project::Tree::Git {
-                        top: &top,
-                        revision: rev,
-                        prefix: &prefix,
-                    };
-                    Project::load_tree(&root, &tree, &file)?
-                }
-                (None, Some(dir)) if dir.is_dir() => Project::load(dir, &file)?,
-                (None, Some(dir)) => bail!("{} is not a directory", dir.display()),
-                (None, None) => unreachable!("handled above"),
+            // The other revision is read (by git, mostly) while this one loads and parses.
+            let other = {
+                let (root, file) = (root.clone(), file.clone());
+                let (against, against_dir) = (against.clone(), against_dir.clone());
+                std::thread::spawn(move || {
+                    other_revision(&root, &file, against.as_deref(), against_dir.as_deref())
+                })
             };
+            let project = Project::load(&root, &file)?;
             let policy = local_policy(&root, &file, None)?;
-            let v = verdicts(&project, offline::check(&project, &old, policy.as_ref()));
+            let old = || {
+                other
+                    .join()
+                    .map_err(|_| anyhow!("reading the other revision failed"))?
+            };
+            let v = verdicts(&project, offline::check(&project, old, policy.as_ref())?);
             emit(out, "offline", &v)?;
             Ok(exit_for(&v))
         }
@@ -429,7 +440,7 @@ async fn run(cli: Cli) -> Result<u8> {
                     .iter()
                     .map(|f| wanted.contains(&f.path))
                     .collect();
-                let v = verdicts(&project, offline::lint_project(&project, &policy));
+                let v = verdicts(&project, offline::lint_project(&project, &policy)?);
                 let v: Vec<Verdict> = v
                     .into_iter()
                     .zip(keep)
@@ -439,7 +450,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 emit(out, "lint", &v)?;
                 return Ok(exit_for(&v));
             }
-            let v = verdicts(&project, offline::lint_project(&project, &policy));
+            let v = verdicts(&project, offline::lint_project(&project, &policy)?);
             emit(out, "lint", &v)?;
             Ok(exit_for(&v))
         }
@@ -638,6 +649,34 @@ async fn setting(
             };
             c.ok(Method::GET, &format!("{path}{q}"), None).await
         }
+    }
+}
+
+/// The project as it is at git revision `against`, or in directory `against_dir`.
+fn other_revision(
+    root: &Path,
+    file: &ProjectFile,
+    against: Option<&str>,
+    against_dir: Option<&Path>,
+) -> Result<Project> {
+    match (against, against_dir) {
+        (Some(rev), _) => {
+            let top = git_top(root)?;
+            verify_revision(&top, rev)?;
+            let prefix = std::fs::canonicalize(root)?
+                .strip_prefix(std::fs::canonicalize(&top)?)
+                .map(|p| p.to_string_lossy().replace('\\', "/"))
+                .unwrap_or_default();
+            let tree = project::Tree::Git {
+                top: &top,
+                revision: rev,
+                prefix: &prefix,
+            };
+            Project::load_tree(root, &tree, file)
+        }
+        (None, Some(dir)) if dir.is_dir() => Project::load(dir, file),
+        (None, Some(dir)) => bail!("{} is not a directory", dir.display()),
+        (None, None) => bail!("name --against or --against-dir"),
     }
 }
 

@@ -94,10 +94,17 @@ fn parse_all(formats: &Formats, p: &Project) -> Vec<Result<Arc<dyn ParsedSchema>
         .collect()
 }
 
-/// One verdict per file of `new`, in its order.
-pub fn check(new: &Project, old: &Project, policy: Option<&Policy>) -> Vec<ItemReport> {
+/// One verdict per file of `new`, in its order, against the project `old` gives (asked for
+/// once `new` is parsed, so that it may be read meanwhile).
+pub fn check(
+    new: &Project,
+    old: impl FnOnce() -> anyhow::Result<Project>,
+    policy: Option<&Policy>,
+) -> anyhow::Result<Vec<ItemReport>> {
     let formats = Formats::default();
     let mut parsed_new = parse_all(&formats, new);
+    let old = old()?;
+    let old = &old;
     let mut parsed_old = parse_all(&formats, old);
     let old_subjects = old.by_subject();
     let n = new.files.len();
@@ -207,7 +214,8 @@ pub fn check(new: &Project, old: &Project, policy: Option<&Policy>) -> Vec<ItemR
         }
         done[i] = Some(report);
     }
-    done.into_iter()
+    Ok(done
+        .into_iter()
         .enumerate()
         .map(|(i, r)| {
             r.unwrap_or_else(|| {
@@ -215,15 +223,15 @@ pub fn check(new: &Project, old: &Project, policy: Option<&Policy>) -> Vec<ItemR
                 ItemReport::blank(f.subject.clone(), f.schema_type, Status::Invalid)
             })
         })
-        .collect()
+        .collect())
 }
 
 /// Lints every file of the project with `policy` (no previous revision).
-pub fn lint_project(p: &Project, policy: &Policy) -> Vec<ItemReport> {
+pub fn lint_project(p: &Project, policy: &Policy) -> anyhow::Result<Vec<ItemReport>> {
     let empty = Project {
         root: p.root.clone(),
         config: p.config.clone(),
         files: Vec::new(),
     };
-    check(p, &empty, Some(policy))
+    check(p, || Ok(empty), Some(policy))
 }
