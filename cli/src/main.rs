@@ -274,7 +274,7 @@ fn verdicts(p: &Project, items: Vec<ItemReport>) -> Vec<Verdict> {
                     .filter(|r| item.depends_on.contains(&r.subject))
                     .map(|r| r.name.as_str())
                     .collect();
-                let skipped_at = report::line_of(&f.text, &failing);
+                let skipped_at = report::locate(&f.text, &failing);
                 let mut v = Verdict::new(&f.path, &f.text, item);
                 for finding in v.findings.iter_mut().filter(|x| x.rule == "skipped") {
                     finding.line = skipped_at;
@@ -416,6 +416,8 @@ async fn run(cli: Cli) -> Result<u8> {
                 bail!("no local policy: pass --policy or set [lint] policy = \"<file>\" in accord.toml");
             };
             let project = Project::load(&root, &file)?;
+            // The files asked for, relative to the project root (all of them when none is).
+            let mut wanted_paths = None;
             if !files.is_empty() {
                 let wanted: Vec<String> = files
                     .iter()
@@ -435,22 +437,12 @@ async fn run(cli: Cli) -> Result<u8> {
                 if !missing.is_empty() {
                     bail!("not schemas of the project (see accord.toml): {missing:?}");
                 }
-                let keep: Vec<bool> = project
-                    .files
-                    .iter()
-                    .map(|f| wanted.contains(&f.path))
-                    .collect();
-                let v = verdicts(&project, offline::lint_project(&project, &policy)?);
-                let v: Vec<Verdict> = v
-                    .into_iter()
-                    .zip(keep)
-                    .filter(|(_, k)| *k)
-                    .map(|(v, _)| v)
-                    .collect();
-                emit(out, "lint", &v)?;
-                return Ok(exit_for(&v));
+                wanted_paths = Some(wanted);
             }
-            let v = verdicts(&project, offline::lint_project(&project, &policy)?);
+            let mut v = verdicts(&project, offline::lint_project(&project, &policy)?);
+            if let Some(wanted) = &wanted_paths {
+                v.retain(|verdict| wanted.contains(&verdict.file));
+            }
             emit(out, "lint", &v)?;
             Ok(exit_for(&v))
         }

@@ -123,11 +123,6 @@ pub fn readable(message: &str) -> String {
     }
 }
 
-/// The 1-based line in `text` where the first of `names` appears (quoted, else as a word).
-pub fn line_of(text: &str, names: &[&str]) -> usize {
-    locate(text, names)
-}
-
 /// Names worth looking for in a compatibility message: its `additionalInfo`, then quoted words.
 fn hints_of(message: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -174,7 +169,7 @@ fn pointer_hints(pointer: &str, message: &str) -> Vec<String> {
 }
 
 /// The 1-based line of the first hint found in `text` (quoted, else as a word); 1 otherwise.
-fn locate(text: &str, hints: &[&str]) -> usize {
+pub fn locate(text: &str, hints: &[&str]) -> usize {
     for hint in hints {
         let quoted = format!("\"{hint}\"");
         if let Some(n) = text.lines().position(|l| l.contains(&quoted)) {

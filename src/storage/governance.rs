@@ -159,7 +159,7 @@ pub trait GovernanceSession: Send {
     async fn relay_position(&mut self, name: &str) -> StoreResult<Option<i64>>;
 }
 
-fn json(column: &str, s: Option<String>) -> StoreResult<Option<Value>> {
+pub(super) fn json(column: &str, s: Option<String>) -> StoreResult<Option<Value>> {
     s.map(|s| serde_json::from_str(&s))
         .transpose()
         .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))

@@ -35,7 +35,8 @@ pub(super) struct SqlSession<DB: Database> {
     /// The subject lock keys this transaction holds (exclusively or shared): taking one of
     /// them shared again is a no-op, not a round trip.
     pub(super) held: std::collections::HashSet<String>,
-    /// Settings already read, once [`crate::storage::Session::remember_settings`] asked.
+    /// What this session has read of the subjects it decides, once
+    /// [`crate::storage::Session::remember`] asked.
     pub(super) memo: Option<Memo>,
     /// Audit records and change-log entries are not written: the session will be rolled back.
     pub(super) discard: bool,
@@ -606,19 +607,20 @@ macro_rules! impl_session {
                 let versions: Vec<Row> = sqlx::query_as(&q).bind(&names).fetch_all(self.conn()).await?;
 
                 let m = self.memo.get_or_insert_with(Default::default);
+                // Every scope asked is known from now on: `None` unless a row says otherwise.
                 for scope in scopes {
-                    let find = |rows: &[(String, String)]| {
-                        rows.iter().find(|(s, _)| *s == scope).map(|(_, v)| v.clone())
-                    };
-                    let body = find(&governance)
-                        .map(|b| {
-                            serde_json::from_str(&b).map_err(|e| {
-                                StoreError::Corrupt(format!("subject_governance.body: {e}"))
-                            })
-                        })
-                        .transpose()?;
-                    m.modes.insert(scope.clone(), find(&modes));
-                    m.configs.insert(scope.clone(), find(&configs));
+                    m.modes.insert(scope.clone(), None);
+                    m.configs.insert(scope.clone(), None);
+                    m.governance.insert(scope, None);
+                }
+                for (scope, mode) in modes {
+                    m.modes.insert(scope, Some(mode));
+                }
+                for (scope, body) in configs {
+                    m.configs.insert(scope, Some(body));
+                }
+                for (scope, body) in governance {
+                    let body = crate::storage::governance::json("subject_governance.body", Some(body))?;
                     m.governance.insert(scope, body);
                 }
                 for subject in subjects {

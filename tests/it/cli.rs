@@ -554,6 +554,27 @@ async fn online_and_offline_agree_over_every_fixture() {
     let offline_lint = accord(dir, &registry, &["lint"]).await;
     assert_eq!(offline_lint.code, 1, "{}", offline_lint.stdout);
     assert!(offline_lint.stdout.contains("giftWrap"));
+    // Files named: only their verdicts, and only their findings decide the exit code.
+    let one = accord(
+        dir,
+        &registry,
+        &["lint", "schemas/avro/shop/order.avsc", "--format", "json"],
+    )
+    .await;
+    assert_eq!(one.code, 1, "{}{}", one.stdout, one.stderr);
+    assert_eq!(
+        statuses(&one),
+        BTreeMap::from([("shop.order-value".to_owned(), "lint".to_owned())])
+    );
+    let other = accord(dir, &registry, &["lint", "schemas/avro/shop/money.avsc"]).await;
+    assert_eq!(other.code, 0, "{}{}", other.stdout, other.stderr);
+    let stranger = accord(dir, &registry, &["lint", "policy.toml"]).await;
+    assert_eq!(stranger.code, 2, "{}{}", stranger.stdout, stranger.stderr);
+    assert!(
+        stranger.stderr.contains("not schemas of the project"),
+        "{}",
+        stranger.stderr
+    );
 
     // Breaking apply: exit 1 and nothing stored; the compatible change applies, then is a no-op.
     reset(dir);
