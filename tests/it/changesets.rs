@@ -13,6 +13,7 @@ per_backend!(
     plan_says_what_each_item_would_do,
     overlapping_concurrent_applies_end_consistent,
     ownership_and_lint_per_item,
+    a_client_that_vanishes_mid_set_leaves_all_or_nothing,
 );
 
 /// Five related Avro subjects: `Money`, then `Address`, `Customer` (uses Address), `Order`
@@ -426,4 +427,73 @@ async fn ownership_and_lint_per_item(backend: Backend) {
         .unwrap()
         .iter()
         .all(|i| i["status"] == "unchanged"));
+}
+
+/// `n` independent Avro subjects `gone.s{i}-value` as one change set.
+fn many(n: usize) -> Value {
+    let items: Vec<Value> = (0..n)
+        .map(|i| {
+            let schema = json!({"type": "record", "name": format!("S{i}"), "namespace": "gone",
+                "fields": [{"name": "id", "type": "long"}]});
+            json!({"subject": format!("gone.s{i}-value"), "schema": schema.to_string()})
+        })
+        .collect();
+    json!({ "items": items })
+}
+
+/// How many subjects the registry lists.
+async fn subjects_now(app: &TestApp) -> usize {
+    let (_, v) = app.get("/subjects").await;
+    v.as_array().map(Vec::len).unwrap_or_default()
+}
+
+/// Sends a request and closes the connection at once, before any answer.
+async fn send_and_vanish(app: &TestApp, path: &str, body: &Value) {
+    use tokio::io::AsyncWriteExt;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let body = body.to_string();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    drop(stream);
+}
+
+/// A client gone mid-way through a plan or an apply: the plan stores nothing, the apply
+/// finishes (all of it) or never begins (none of it), and the server keeps serving.
+async fn a_client_that_vanishes_mid_set_leaves_all_or_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let n = 300;
+    send_and_vanish(&app, "/accord/v1/changesets/plan", &many(n)).await;
+    send_and_vanish(&app, "/accord/v1/changesets/apply", &many(n)).await;
+    // The apply runs on after its client left: wait until it has committed (or 30 s).
+    let began = std::time::Instant::now();
+    let mut seen = subjects_now(&app).await;
+    while seen < n && began.elapsed() < std::time::Duration::from_secs(30) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        seen = subjects_now(&app).await;
+    }
+    assert_eq!(seen, n, "the apply commits whole although its client left");
+    // Nothing half-done: every subject one version; the plan added nothing; the set is audited
+    // once (and one record per registration).
+    let (_, ids) = app.get("/schemas").await;
+    assert_eq!(ids.as_array().map(Vec::len), Some(n));
+    let (_, audit) = app.get("/accord/v1/audit?limit=1000").await;
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| **a == "changeset.apply").count(),
+        1
+    );
+    // The server still answers; the same set again is a no-op.
+    let (s, r) = app.post("/accord/v1/changesets/apply", many(n)).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["applied"], false, "{r}");
 }
